@@ -1,0 +1,105 @@
+"""One settings object, read from the environment (prefix ``CREATOR_ENRICH_``) by the server and CLI."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
+MODES = ("raw", "full", "basic", "advanced")
+
+
+class Settings(BaseSettings):
+    """Every tunable of the server; CLI commands and the API read the same instance."""
+
+    model_config = SettingsConfigDict(env_prefix="CREATOR_ENRICH_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    broker_url: str = "memory://"
+    secret_key: str | None = None
+    public_base_url: str | None = Field(
+        default=None, description="Base URL used in signed download links; default: the request's"
+    )
+
+    # Intake
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_rows: int | None = None
+    chunk_size: int = 1000
+
+    # Worker
+    worker_threads: int = 4
+    embedded_worker: bool | None = None  # default: on with memory://, off otherwise
+    lease_seconds: int = 120
+    max_chunk_attempts: int = 5
+    sweep_interval_seconds: float = 30.0
+    requeue_after_seconds: float = 300.0
+
+    # Downloads
+    download_link_ttl_seconds: int = 3600
+
+    # Credit rates per enriched record (Decimal, exact)
+    rate_raw: Decimal = Decimal("0.03")
+    rate_full: Decimal = Decimal("1")
+    rate_basic: Decimal = Decimal("0.05")
+    rate_advanced: Decimal = Decimal("2")
+
+    # Batch option defaults (the reference's docs disagree; see README)
+    default_include_lookalikes: bool = True
+    default_include_audience_data: bool = True
+
+    @field_validator("chunk_size", "worker_threads", "max_upload_bytes", "lease_seconds")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'creator-enrich.db').resolve()}"
+
+    @property
+    def is_memory_broker(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return self.is_memory_broker if self.embedded_worker is None else self.embedded_worker
+
+    def rate_for(self, mode: str) -> Decimal:
+        rates = {
+            "raw": self.rate_raw,
+            "full": self.rate_full,
+            "basic": self.rate_basic,
+            "advanced": self.rate_advanced,
+        }
+        return rates[mode]
+
+    def signing_key(self) -> bytes:
+        """The key that signs download links: the setting, else one persisted in the data dir.
+
+        Persisting it means links survive a restart; a fresh random key per process would not.
+        """
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise ValueError("CREATOR_ENRICH_SECRET_KEY must be at least 32 characters")
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: engine set-up, schema, migrations and transaction helpers."""

@@ -1,0 +1,198 @@
+"""The relational schema. Alembic migrations create it; nothing calls ``create_all`` in production.
+
+Money lives in ``accounts.balance`` and the append-only ``credit_ledger``; batches are split into
+``batch_rows`` (one per input row), ``batch_chunks`` (units of work, with leases) and
+``batch_results`` (one per distinct looked-up row; duplicates point at their first occurrence).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from creator_enrich.db.types import Credits, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    balance: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0))
+    credits_used: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(100))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """Append-only: one row per grant, and one per charged record (unique per batch row)."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (UniqueConstraint("batch_id", "row_no", name="uq_credit_ledger_batch_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Credits)
+    kind: Mapped[str] = mapped_column(String(20))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    row_no: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[str | None] = mapped_column(String(20))
+    type_report: Mapped[str] = mapped_column(String(20))
+    options: Mapped[str] = mapped_column(Text)
+    metadata_json: Mapped[str | None] = mapped_column(Text)
+    input_column: Mapped[str | None] = mapped_column(String(200))
+    rate: Mapped[Decimal] = mapped_column(Credits)
+    og_input_number: Mapped[int] = mapped_column(Integer)
+    invalid_count: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    success_count: Mapped[int] = mapped_column(Integer, default=0)
+    not_found_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    credits_used: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0))
+    chunks_total: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BatchRow(Base):
+    """One input row. ``dup_of`` points a duplicate at the first row with the same key."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (Index("ix_batch_rows_chunk", "batch_id", "chunk_no"),)
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_value: Mapped[str] = mapped_column(Text)
+    lookup_key: Mapped[str | None] = mapped_column(Text)
+    dup_of: Mapped[int | None] = mapped_column(Integer)
+    chunk_no: Mapped[int | None] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    invalid_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchChunk(Base):
+    """A unit of work: claimed under a lease (``lease_token`` fences a late, expired worker)."""
+
+    __tablename__ = "batch_chunks"
+    __table_args__ = (Index("ix_batch_chunks_status", "status"),)
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    row_count: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchResult(Base):
+    """The outcome of one distinct row; ``credits`` is what that row was charged."""
+
+    __tablename__ = "batch_results"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    data: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    credits: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0))
+
+
+class Creator(Base):
+    """A person across platforms; ``data`` holds the creator-level fields of the full record."""
+
+    __tablename__ = "creators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    email_type: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[str] = mapped_column(Text)
+
+
+class Profile(Base):
+    """A creator's account on one platform, with its record blocks stored ready to send."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (
+        UniqueConstraint("platform", "handle_key", name="uq_profiles_platform_handle"),
+        Index("ix_profiles_platform_user_id", "platform", "platform_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("creators.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    handle_key: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(200))
+    platform_user_id: Mapped[str | None] = mapped_column(String(100))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    followers: Mapped[int] = mapped_column(BigInteger, default=0)
+    engagement_percent: Mapped[float | None] = mapped_column(Float)
+    profile_url: Mapped[str | None] = mapped_column(Text)
+    picture: Mapped[str | None] = mapped_column(Text)
+    raw_json: Mapped[str] = mapped_column(Text)
+    full_json: Mapped[str | None] = mapped_column(Text)
