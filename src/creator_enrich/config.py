@@ -1,4 +1,4 @@
-"""One settings object, read from the environment (prefix ``CREATOR_ENRICH_``) by the server and CLI."""
+"""One settings object, read from the environment (prefix ``CREATOR_ENRICH_``) by all commands."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     worker_threads: int = 4
     embedded_worker: bool | None = None  # default: on with memory://, off otherwise
     lease_seconds: int = 120
-    max_chunk_attempts: int = 5
+    max_chunk_retries: int = 5  # then the chunk's rows end as `failed`
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
 

@@ -1,0 +1,37 @@
+# creator-enrich: `make demo` runs the main job on the embedded default; `make test` passes the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo serve test lint typecheck pytest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	bash scripts/demo.sh
+
+serve: install
+	bash scripts/serve.sh
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+# The one command CI runs: quality gates, then the whole suite.
+test: lint typecheck pytest
+
+clean:
+	rm -rf demo-data demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""Account routes: the credit balance (at the real path and the path the guides print)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import APIRouter, Response
+
+from creator_enrich.api.deps import CallerDep, EngineDep
+from creator_enrich.api.schemas import Credits, ErrorBody
+from creator_enrich.credits.ledger import balance
+
+router = APIRouter(prefix="/public/v1", tags=["Account"])
+
+
+def _number(value: Decimal) -> str:
+    """A JSON number written from the Decimal itself, so no float rounding ever shows."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def credits(caller: CallerDep, engine: EngineDep) -> Response:
+    current = balance(engine, caller.account_id)
+    body = (
+        f'{{"credits_available":{_number(current.available)},'
+        f'"credits_used":{_number(current.used)}}}'
+    )
+    return Response(body, media_type="application/json")
+
+
+_DOC = {
+    "response_model": Credits,
+    "responses": {401: {"model": ErrorBody, "description": "Missing or invalid API key"}},
+    "summary": "Credits available and used",
+}
+router.add_api_route("/accounts/credits/", credits, methods=["GET"], **_DOC)  # type: ignore[arg-type]
+router.add_api_route(
+    "/account/credits",
+    credits,
+    methods=["GET"],
+    include_in_schema=False,  # alias the docs print
+)
+router.add_api_route("/account/credits/", credits, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,269 @@
+"""Batch enrichment routes: create, status, resume, results, download link, signed file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+
+from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep
+from creator_enrich.api.schemas import (
+    BatchCreated,
+    BatchResumed,
+    BatchStatus,
+    ConflictBody,
+    DownloadLink,
+    ErrorBody,
+    ResultRow,
+)
+from creator_enrich.batches import links, service, states
+from creator_enrich.batches.create_form import FORM_FIELDS, parse_create_form
+from creator_enrich.batches.exports import stream_csv, stream_json
+from creator_enrich.db.schema import Batch
+from creator_enrich.errors import PayloadTooLarge, ValidationFailed
+
+PREFIX = "/public/v1/enrichment/batch"
+router = APIRouter(prefix=PREFIX, tags=["Batch enrichment"])
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid request; `errors` names each field"},
+    401: {"model": ErrorBody, "description": "Missing or invalid API key"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such batch for this account"},
+}
+
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "enrichment_mode"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV, max 10 MB, one column of handles or emails",
+                        },
+                        "enrichment_mode": {
+                            "type": "string",
+                            "enum": ["raw", "full", "basic", "advanced"],
+                        },
+                        "platform": {
+                            "type": "string",
+                            "enum": [
+                                "instagram",
+                                "youtube",
+                                "tiktok",
+                                "twitter",
+                                "twitch",
+                                "onlyfans",
+                            ],
+                        },
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                        "email_required": {"type": "string", "enum": ["must_have", "preferred"]},
+                        "include_lookalikes": {"type": "string", "enum": ["true", "false"]},
+                        "include_audience_data": {"type": "string", "enum": ["true", "false"]},
+                        "exclude_platforms": {
+                            "type": "string",
+                            "enum": [
+                                "instagram",
+                                "youtube",
+                                "tiktok",
+                                "twitter",
+                                "twitch",
+                                "onlyfans",
+                            ],
+                        },
+                        "min_followers": {"type": "integer", "minimum": 0},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/",
+    response_model=BatchCreated,
+    openapi_extra=CREATE_BODY,
+    responses={
+        **AUTH_ERRORS,
+        413: {"model": ErrorBody, "description": "The file is larger than the limit"},
+    },
+    summary="Create a batch enrichment job from a CSV upload",
+)
+async def create_batch(
+    request: Request, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    async with request.form(max_files=3, max_fields=50, max_part_size=64 * 1024) as form:
+        files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
+        if any(isinstance(v, str) for v in form.getlist("file")):
+            raise ValidationFailed.on("file", "must be a file upload, not a text field")
+        if not files:
+            raise ValidationFailed.on("file", "this field is required: attach the CSV as 'file'")
+        if len(files) > 1:
+            raise ValidationFailed.on("file", "send exactly one file")
+        upload = await files[0].read(settings.max_upload_bytes + 1)
+        if len(upload) > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"The file is larger than {settings.max_upload_bytes} bytes.",
+                errors={"file": ["larger than the limit"]},
+            )
+        fields = {
+            name: [v for v in form.getlist(name) if isinstance(v, str)] for name in FORM_FIELDS
+        }
+    create = parse_create_form(fields, settings)
+    return await run_in_threadpool(service.create_batch, engine, settings, caller, create, upload)
+
+
+@router.get(
+    "/{batch_id}/status/",
+    response_model=BatchStatus,
+    responses={**AUTH_ERRORS, **NOT_FOUND},
+    summary="Batch status and progress",
+)
+def batch_status(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[str, Any]:
+    return service.batch_status(engine, caller, batch_id)
+
+
+@router.post(
+    "/{batch_id}/resume/",
+    response_model=BatchResumed,
+    responses={
+        **AUTH_ERRORS,
+        **NOT_FOUND,
+        409: {"model": ConflictBody, "description": "The batch is not paused"},
+    },
+    summary="Resume a batch paused for insufficient credits",
+)
+def resume_batch(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[str, Any]:
+    return service.resume_batch(engine, caller, batch_id)
+
+
+def _require_results(batch: Batch) -> bool:
+    """Results exist once a batch is done; a paused batch serves its partial results."""
+    if batch.status in states.DONE:
+        return False
+    if batch.status == states.PAUSED:
+        return True
+    raise ValidationFailed(
+        f"Batch {batch.id} is {batch.status}; results are available once it is finished.",
+        errors={"batch_id": [f"batch is {batch.status}"]},
+    )
+
+
+def _results_response(engine: Any, batch: Batch, fmt: str, partial: bool) -> StreamingResponse:
+    headers = {
+        "Content-Disposition": f'attachment; filename="{batch.id}.{fmt}"',
+        "X-Results-Partial": "true" if partial else "false",
+        "Cache-Control": "no-store",
+    }
+    if fmt == "json":
+        return StreamingResponse(
+            stream_json(engine, batch.id), media_type="application/json", headers=headers
+        )
+    return StreamingResponse(
+        stream_csv(engine, batch.id, batch.mode, batch.platform),
+        media_type="text/csv; charset=utf-8",
+        headers=headers,
+    )
+
+
+RESULTS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Results in input order (CSV by default). Header `X-Results-Partial: "
+        "true` marks the partial results of a paused batch.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {"type": "array", "items": ResultRow.model_json_schema()}
+            },
+        },
+    }
+}
+
+
+@router.get(
+    "/{batch_id}/",
+    response_class=StreamingResponse,
+    responses={**RESULTS_DOC, **AUTH_ERRORS, **NOT_FOUND},
+    summary="Download results directly (CSV or JSON)",
+)
+def batch_results(
+    batch_id: str,
+    caller: CallerDep,
+    engine: EngineDep,
+    format: Literal["csv", "json"] = "csv",
+) -> StreamingResponse:
+    batch = service.get_batch(engine, caller, batch_id)
+    partial = _require_results(batch)
+    return _results_response(engine, batch, format, partial)
+
+
+@router.get(
+    "/{batch_id}/download/",
+    response_model=DownloadLink,
+    responses={**AUTH_ERRORS, **NOT_FOUND},
+    summary="A time-limited signed link to the results CSV",
+)
+def download_link(
+    batch_id: str,
+    request: Request,
+    caller: CallerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    format: Literal["csv", "json"] = "csv",
+) -> dict[str, Any]:
+    batch = service.get_batch(engine, caller, batch_id)
+    partial = _require_results(batch)
+    ttl = settings.download_link_ttl_seconds
+    expires, signature = links.sign(settings.signing_key(), batch.id, ttl, format)
+    base = settings.public_base_url or str(request.base_url)
+    url = (
+        f"{base.rstrip('/')}{PREFIX}/{batch.id}/file/"
+        f"?format={format}&expires={expires}&signature={signature}"
+    )
+    return {
+        "download_url": url,
+        "filename": f"{batch.id}.{format}",
+        "expires_in": ttl,
+        "expires_at": service.iso(datetime.fromtimestamp(expires, UTC)),
+        "batch_id": batch.id,
+        "total_results": batch.success_count,
+        "invalid_records": batch.invalid_count,
+        "partial": partial,
+    }
+
+
+@router.get(
+    "/{batch_id}/file/",
+    response_class=StreamingResponse,
+    responses={
+        **RESULTS_DOC,
+        400: {"model": ErrorBody, "description": "Missing link parameters"},
+        403: {"model": ErrorBody, "description": "The link was altered or not issued here"},
+        404: {"model": ErrorBody, "description": "The batch no longer exists"},
+        410: {"model": ErrorBody, "description": "The link has expired"},
+    },
+    summary="Signed results file (no Bearer header needed until the link expires)",
+)
+def signed_file(
+    batch_id: str,
+    engine: EngineDep,
+    settings: SettingsDep,
+    expires: Annotated[str, Query(max_length=20)],
+    signature: Annotated[str, Query(max_length=200)],
+    format: Literal["csv", "json"] = "csv",
+) -> StreamingResponse:
+    links.verify(settings.signing_key(), batch_id, expires, signature, format)
+    batch = service.get_batch_unchecked(engine, batch_id)
+    partial = _require_results(batch)
+    return _results_response(engine, batch, format, partial)

@@ -1,0 +1,43 @@
+"""Dependencies: settings, engine, and the authenticated caller (short ``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from creator_enrich.accounts.service import Caller, authenticate
+from creator_enrich.config import Settings
+from creator_enrich.errors import NotAuthenticated
+
+bearer = HTTPBearer(auto_error=False, bearerFormat="API key", description="Your API key")
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine_dep(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EngineDep = Annotated[Engine, Depends(get_engine_dep)]
+
+
+def require_caller(
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None:
+        raise NotAuthenticated("Authentication credentials were not provided.", headers=CHALLENGE)
+    caller = authenticate(engine, credentials.credentials)
+    if caller is None:
+        raise NotAuthenticated("Invalid API key.", headers=CHALLENGE)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(require_caller)]

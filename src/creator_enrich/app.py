@@ -1,0 +1,93 @@
+"""The FastAPI application factory; in embedded mode the lifespan also runs the job worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import dramatiq
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from creator_enrich import __version__
+from creator_enrich.api import accounts, batches, errors
+from creator_enrich.api.limits import BodySizeLimit
+from creator_enrich.batches import tasks
+from creator_enrich.config import Settings, get_settings
+from creator_enrich.db.engine import get_engine
+from creator_enrich.worker.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Self-hosted creator enrichment, compatible with the Influencers Club public API (batch
+enrichment). Authenticate with `Authorization: Bearer <API key>`.
+"""
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    worker = None
+    sweeper = None
+    if settings.runs_embedded_worker:
+        worker = dramatiq.Worker(
+            tasks.process_chunk_task.broker, worker_threads=settings.worker_threads
+        )
+        worker.start()
+        sweeper = Sweeper(settings)
+        sweeper.start()
+        log.info("embedded worker started with %d threads", settings.worker_threads)
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
+        if worker is not None:
+            worker.stop(timeout=10_000)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """Declare our 400 validation body instead of FastAPI's unused 422."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="creator-enrich",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.resolved_database_url)
+    errors.install(app)
+    app.include_router(batches.router)
+    app.include_router(accounts.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(
+        BodySizeLimit,
+        upload_path=batches.PREFIX + "/",
+        upload_limit=settings.max_upload_bytes + 64 * 1024,
+        default_limit=1024 * 1024,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

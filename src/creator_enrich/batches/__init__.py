@@ -1,0 +1,1 @@
+"""Batch enrichment: CSV intake, the batch service, chunk tasks and result exports."""

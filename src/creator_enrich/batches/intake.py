@@ -1,0 +1,284 @@
+"""Turn an uploaded batch CSV into normalised rows.
+
+File-level problems (wrong encoding, binary data, broken quoting, wrong column, wrong kind of
+value, too many rows) raise :class:`IntakeError` so the upload is refused with a message the user
+can act on. Row-level problems never raise: the row is kept with ``key=None`` and a reason, so it
+is reported back as invalid instead of sinking the whole batch.
+
+Rows are produced lazily: a 10 MB file can hold ~400k handles, and the caller streams them into
+the database inside a transaction rather than holding them all in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from itertools import chain
+from typing import TYPE_CHECKING
+
+from creator_enrich.creators.handles import (
+    PLATFORMS,
+    InvalidValue,
+    looks_like_email,
+    normalise_email,
+    normalise_handle,
+)
+
+if TYPE_CHECKING:
+    from _csv import Reader as _CsvReader
+
+__all__ = ["KINDS", "IntakeError", "ParsedRow", "ParsedUpload", "parse_upload"]
+
+KINDS = ("handle", "email")
+_HEADER_KINDS = {"handle": "handle", "handles": "handle", "email": "email", "emails": "email"}
+#: How many leading values decide whether a header-less file holds emails or handles.
+_DETECT_SAMPLE = 200
+
+
+class IntakeError(Exception):
+    """The upload as a whole is unusable; ``field`` names the form field to blame."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(slots=True, frozen=True)
+class ParsedRow:
+    """One data row: ``key`` is the lookup key, or None with ``reason`` saying why."""
+
+    row_no: int
+    input_value: str
+    key: str | None
+    reason: str | None
+
+
+@dataclass(slots=True)
+class ParsedUpload:
+    """What the file holds; ``rows`` is a one-shot iterator that may raise IntakeError."""
+
+    kind: str
+    column: str | None
+    columns_found: list[str]
+    encoding: str
+    rows: Iterator[ParsedRow]
+
+
+def parse_upload(
+    data: bytes, *, expected_kind: str, platform: str | None, max_rows: int | None = None
+) -> ParsedUpload:
+    """Decode and check ``data``, returning the upload with its rows still to be read.
+
+    Everything needed to accept or refuse the file up front (encoding, header, kind, at least
+    one row) is settled here; only ``max_rows`` and late CSV syntax errors surface while
+    iterating ``rows``.
+    """
+    if expected_kind not in KINDS:
+        raise ValueError(f"expected_kind must be one of {KINDS}, not {expected_kind!r}")
+    normalise: Callable[[str], str]
+    if expected_kind == "handle":
+        if not platform:
+            raise IntakeError("platform is required to enrich handles", field="platform")
+        if platform not in PLATFORMS:
+            raise IntakeError(
+                f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}",
+                field="platform",
+            )
+        normalise = partial(normalise_handle, platform)
+    else:
+        normalise = normalise_email
+
+    text, encoding = _decode(data)
+    reader = _Reader(text)
+    del text
+
+    first = reader.next_nonblank()
+    if first is None:
+        raise IntakeError("the file is empty")
+    first[0] = first[0].lstrip("\ufeff")
+    while len(first) > 1 and not first[-1].strip():
+        first.pop()  # trailing empty cells: "handle," as saved by spreadsheets
+
+    pending: list[list[str]]
+    if len(first) > 1:
+        columns_found = [c.strip() for c in first]
+        matches = [i for i, c in enumerate(columns_found) if c.lower() in _HEADER_KINDS]
+        if len(matches) != 1:
+            raise IntakeError(
+                f"found columns {_list_columns(columns_found)}; "
+                "expected exactly one column named handle or email"
+            )
+        col = matches[0]
+        column: str | None = columns_found[col]
+        kind = _HEADER_KINDS[columns_found[col].lower()]
+        pending = []
+    elif first[0].strip().lower() in _HEADER_KINDS:
+        col = 0
+        column = first[0].strip()
+        columns_found = [column]
+        kind = _HEADER_KINDS[column.lower()]
+        pending = []
+    else:
+        col = 0
+        column = None
+        columns_found = []
+        pending = [first]
+        while len(pending) < _DETECT_SAMPLE and (cells := reader.next_nonblank()) is not None:
+            pending.append(cells)
+        emails = sum(1 for cells in pending if looks_like_email(cells[0]))
+        kind = "email" if emails * 2 > len(pending) else "handle"
+
+    if kind != expected_kind:
+        where = f" (column {column!r})" if column is not None else ""
+        raise IntakeError(
+            f"the file holds {kind}s{where} but this enrichment mode needs {expected_kind}s"
+        )
+
+    if not pending:
+        cells = reader.next_nonblank()
+        if cells is None:
+            raise IntakeError("the file has a header but no rows")
+        pending.append(cells)
+
+    rows = _rows(pending, reader.csv, col, normalise, max_rows)
+    return ParsedUpload(
+        kind=kind, column=column, columns_found=columns_found, encoding=encoding, rows=rows
+    )
+
+
+def _rows(
+    pending: list[list[str]],
+    reader: _CsvReader,
+    col: int,
+    normalise: Callable[[str], str],
+    max_rows: int | None,
+) -> Iterator[ParsedRow]:
+    """Yield the rows: ``pending`` (already read while sniffing), then the rest of ``reader``."""
+    row_no = 0
+    limit = max_rows if max_rows is not None else -1
+    last_end = reader.line_num
+    try:
+        for cells in chain(pending, reader):
+            last_end = reader.line_num
+            if not cells:
+                continue
+            value = cells[col].strip() if col < len(cells) else ""
+            if not value and not any(c.strip() for c in cells):
+                continue  # blank line
+            row_no += 1
+            if row_no == limit + 1:
+                raise IntakeError(f"the file has more than {max_rows} rows")
+            try:
+                key = normalise(value)
+            except InvalidValue as exc:
+                yield ParsedRow(row_no, value, None, exc.reason)
+            else:
+                yield ParsedRow(row_no, value, key, None)
+    except csv.Error as exc:
+        raise _csv_error(exc, last_end + 1) from exc
+    if row_no == 0:  # parse_upload already saw a row; kept so the invariant cannot drift
+        raise IntakeError("the file has a header but no rows")
+
+
+class _Reader:
+    """``csv.reader`` over the decoded text, for the look-ahead done before rows are yielded."""
+
+    __slots__ = ("csv",)
+
+    def __init__(self, text: str) -> None:
+        # newline="" keeps line ends for csv (quoted newlines) but splits on \n, \r\n and \r.
+        self.csv = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+    def next_nonblank(self) -> list[str] | None:
+        """Next record with a non-blank cell, None at the end; csv errors become IntakeError."""
+        reader = self.csv
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as exc:
+                raise _csv_error(exc, start) from exc
+            if any(c.strip() for c in cells):
+                return cells
+
+
+def _csv_error(exc: csv.Error, line: int) -> IntakeError:
+    detail = str(exc)
+    if "unexpected end of data" in detail:
+        return IntakeError(f"unmatched quote in the row starting on line {line}")
+    if "field larger than field limit" in detail:
+        return IntakeError(
+            f"line {line}: a value is longer than {csv.field_size_limit()} characters"
+        )
+    return IntakeError(f"line {line}: malformed CSV ({detail})")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Decode the whole upload once, refusing binary data and text we cannot read faithfully."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise IntakeError(
+                f"the file starts with a UTF-16 byte-order mark but is not valid UTF-16 "
+                f"(byte offset {exc.start})"
+            ) from None
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise _nul_error(_line_of(text, nul))
+        return text, "utf-16"
+
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _nul_error(_line_of_bytes(data, nul))
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            offset = exc.start + len(codecs.BOM_UTF8)
+            raise IntakeError(
+                f"the file starts with a UTF-8 byte-order mark but is not valid UTF-8 "
+                f"(line {_line_of_bytes(data, offset)}, byte offset {offset})"
+            ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise IntakeError(
+            f"the file is neither UTF-8 nor Windows-1252 text (byte 0x{data[exc.start]:02x} "
+            f"on line {_line_of_bytes(data, exc.start)}); save it as a UTF-8 CSV"
+        ) from None
+
+
+def _nul_error(line: int) -> IntakeError:
+    return IntakeError(f"the file contains NUL bytes (line {line}); upload a text CSV")
+
+
+def _line_of(text: str, pos: int) -> int:
+    """1-based line of ``pos`` counting \\n, \\r\\n and \\r as one line end each."""
+    return text.count("\n", 0, pos) + text.count("\r", 0, pos) - text.count("\r\n", 0, pos) + 1
+
+
+def _line_of_bytes(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + data.count(b"\r", 0, pos) - data.count(b"\r\n", 0, pos) + 1
+
+
+def _list_columns(names: list[str], limit: int = 20, width: int = 40) -> str:
+    """Render header names for an error message without echoing a huge or hostile header."""
+    shown = [_printable(n if len(n) <= width else n[: width - 1] + "…") for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _printable(name: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in name) or '""'

@@ -1,0 +1,339 @@
+"""Process one chunk of a batch: claim it, look up, then store + charge + count in one transaction.
+
+Exactly-once charging does not depend on the queue: a chunk may be delivered twice, late, or
+after its lease expired. The claim is a conditional UPDATE; the commit re-checks the lease token
+(fencing); results are inserted with a conflict guard and only newly stored rows are charged,
+with one ledger row per charged row under a unique key.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, or_, select, update
+
+from creator_enrich.batches import states
+from creator_enrich.credits.ledger import charge_rows, locked_balance
+from creator_enrich.db.dialect import insert_ignoring_conflicts
+from creator_enrich.db.engine import read_connection, write_transaction
+from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
+from creator_enrich.db.types import utcnow
+from creator_enrich.enrichment.options import EnrichOptions
+from creator_enrich.enrichment.records import Outcome, enrich
+
+log = logging.getLogger(__name__)
+RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    batch_id: str
+    chunk_no: int
+    token: str
+    attempts: int
+    account_id: int
+    rate: Decimal
+    options: EnrichOptions
+
+
+def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int) -> Claim | None:
+    """Take the chunk under a lease, or return None when this delivery has nothing to do."""
+    now = utcnow()
+    token = uuid.uuid4().hex
+    with write_transaction(engine) as conn:
+        batch = conn.execute(
+            select(Batch.status, Batch.account_id, Batch.rate, Batch.options).where(
+                Batch.id == batch_id
+            )
+        ).first()
+        if batch is None or batch.status not in (*states.ACTIVE, states.PAUSED):
+            return None
+        if batch.status == states.PAUSED:
+            # The batch waits for credits: park the chunk until resume re-queues it.
+            conn.execute(
+                update(BatchChunk)
+                .where(
+                    BatchChunk.batch_id == batch_id,
+                    BatchChunk.chunk_no == chunk_no,
+                    BatchChunk.status == states.CHUNK_QUEUED,
+                )
+                .values(status=states.CHUNK_AWAITING_CREDITS)
+            )
+            return None
+        claimed = conn.execute(
+            update(BatchChunk)
+            .where(
+                BatchChunk.batch_id == batch_id,
+                BatchChunk.chunk_no == chunk_no,
+                or_(
+                    BatchChunk.status == states.CHUNK_QUEUED,
+                    (BatchChunk.status == states.CHUNK_RUNNING)
+                    & (BatchChunk.lease_expires_at < now),
+                ),
+            )
+            .values(
+                status=states.CHUNK_RUNNING,
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=BatchChunk.attempts + 1,
+            )
+            .returning(BatchChunk.attempts)
+        ).first()
+        if claimed is None:
+            return None
+        if batch.status == states.QUEUED:
+            conn.execute(
+                update(Batch)
+                .where(Batch.id == batch_id, Batch.status == states.QUEUED)
+                .values(status=states.PROCESSING, processing_started_at=now)
+            )
+    return Claim(
+        batch_id=batch_id,
+        chunk_no=chunk_no,
+        token=token,
+        attempts=claimed.attempts,
+        account_id=batch.account_id,
+        rate=batch.rate,
+        options=EnrichOptions.from_dict(orjson.loads(batch.options)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    row_no: int
+    key: str
+    weight: int
+
+
+def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
+    """The chunk's rows that have no stored result yet (all of them, unless resumed)."""
+    rows = conn.execute(
+        select(BatchRow.row_no, BatchRow.lookup_key, BatchRow.weight)
+        .where(BatchRow.batch_id == claim.batch_id, BatchRow.chunk_no == claim.chunk_no)
+        .order_by(BatchRow.row_no)
+    ).all()
+    if not rows:
+        return []
+    stored = set(
+        conn.execute(
+            select(BatchResult.row_no).where(
+                BatchResult.batch_id == claim.batch_id,
+                BatchResult.row_no.between(rows[0].row_no, rows[-1].row_no),
+            )
+        ).scalars()
+    )
+    return [_Row(r.row_no, r.lookup_key, r.weight) for r in rows if r.row_no not in stored]
+
+
+def _holds_lease(conn: Connection, claim: Claim) -> bool:
+    token = conn.execute(
+        select(BatchChunk.lease_token).where(
+            BatchChunk.batch_id == claim.batch_id,
+            BatchChunk.chunk_no == claim.chunk_no,
+            BatchChunk.status == states.CHUNK_RUNNING,
+        )
+    ).scalar()
+    return token == claim.token
+
+
+def _finish_chunk(conn: Connection, claim: Claim, chunk_status: str) -> None:
+    """Close the chunk and, if it was the last one, the batch (fan-in by counter)."""
+    conn.execute(
+        update(BatchChunk)
+        .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
+        .values(status=chunk_status, lease_token=None, lease_expires_at=None)
+    )
+    done, total = conn.execute(
+        update(Batch)
+        .where(Batch.id == claim.batch_id)
+        .values(chunks_done=Batch.chunks_done + 1)
+        .returning(Batch.chunks_done, Batch.chunks_total)
+    ).one()
+    if done < total:
+        return
+    failed_chunks = conn.execute(
+        select(BatchChunk.chunk_no).where(
+            BatchChunk.batch_id == claim.batch_id, BatchChunk.status == states.CHUNK_FAILED
+        )
+    ).all()
+    all_failed = len(failed_chunks) == total
+    conn.execute(
+        update(Batch)
+        .where(Batch.id == claim.batch_id)
+        .values(
+            status=states.FAILED if all_failed else states.FINISHED,
+            status_message=(
+                "Every chunk failed after its retries; see each row's reason."
+                if all_failed
+                else None
+            ),
+            finished_at=utcnow(),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    row: _Row
+    outcome: Outcome
+    cost: Decimal
+
+    def values(self, batch_id: str) -> dict[str, Any]:
+        return {
+            "batch_id": batch_id,
+            "row_no": self.row.row_no,
+            "status": self.outcome.status,
+            "data": self.outcome.data,
+            "reason": self.outcome.reason,
+            "credits": self.cost,
+        }
+
+
+def _affordable(
+    conn: Connection, claim: Claim, rows: list[_Row], outcomes: dict[str, Outcome]
+) -> tuple[list[_Result], bool]:
+    """The results to store now: all of them, or the prefix the balance can pay for."""
+    balance = locked_balance(conn, claim.account_id)
+    results: list[_Result] = []
+    for row in rows:
+        outcome = outcomes[row.key]
+        cost = claim.rate if outcome.status == states.ROW_SUCCESS else Decimal(0)
+        if cost > balance:
+            return results, True
+        balance -= cost
+        results.append(_Result(row, outcome, cost))
+    return results, False
+
+
+def _weight(results: list[_Result], status: str | None = None) -> int:
+    return sum(r.row.weight for r in results if status is None or r.outcome.status == status)
+
+
+def commit_chunk(
+    engine: Engine, claim: Claim, outcomes: dict[str, Outcome], rows: list[_Row]
+) -> str:
+    """Store, charge and count in one transaction. Returns what happened, for logs and tests."""
+    with write_transaction(engine) as conn:
+        if not _holds_lease(conn, claim):
+            return "fenced"
+        results, paused = _affordable(conn, claim, rows, outcomes)
+        inserted = insert_ignoring_conflicts(
+            conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
+        )
+        new = [r for r in results if r.row.row_no in inserted]
+        total = charge_rows(
+            conn,
+            claim.account_id,
+            claim.batch_id,
+            [(r.row.row_no, r.cost) for r in new if r.cost],
+            note=f"chunk {claim.chunk_no}",
+        )
+        processed = _weight(new)
+        success = _weight(new, states.ROW_SUCCESS)
+        not_found = _weight(new, states.ROW_NOT_FOUND)
+        conn.execute(
+            update(Batch)
+            .where(Batch.id == claim.batch_id)
+            .values(
+                processed_rows=Batch.processed_rows + processed,
+                success_count=Batch.success_count + success,
+                not_found_count=Batch.not_found_count + not_found,
+                credits_used=Batch.credits_used + total,
+            )
+        )
+        if paused:
+            conn.execute(
+                update(BatchChunk)
+                .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
+                .values(
+                    status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None
+                )
+            )
+            conn.execute(
+                update(Batch)
+                .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
+                .values(
+                    status=states.PAUSED,
+                    status_message=states.PAUSED_MESSAGE.format(batch_id=claim.batch_id),
+                )
+            )
+            return "paused"
+        _finish_chunk(conn, claim, states.CHUNK_DONE)
+    return "done"
+
+
+def process_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int) -> str:
+    claim = claim_chunk(engine, batch_id, chunk_no, lease_seconds)
+    if claim is None:
+        return "skipped"
+    try:
+        with read_connection(engine) as conn:
+            rows = _pending_rows(conn, claim)
+            outcomes = enrich(conn, claim.options, sorted({r.key for r in rows}))
+        return commit_chunk(engine, claim, outcomes, rows)
+    except Exception:
+        release_chunk(engine, claim)
+        raise
+
+
+def release_chunk(engine: Engine, claim: Claim) -> None:
+    """Give a chunk back after an error so that a retry can claim it at once."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(BatchChunk)
+            .where(
+                BatchChunk.batch_id == claim.batch_id,
+                BatchChunk.chunk_no == claim.chunk_no,
+                BatchChunk.lease_token == claim.token,
+            )
+            .values(status=states.CHUNK_QUEUED, lease_token=None, lease_expires_at=None)
+        )
+
+
+def fail_chunk(engine: Engine, batch_id: str, chunk_no: int, reason: str) -> bool:
+    """Retries are spent: every unfinished row of the chunk becomes ``failed`` (free of charge)."""
+    with write_transaction(engine) as conn:
+        chunk = conn.execute(
+            select(BatchChunk.status).where(
+                BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no
+            )
+        ).scalar()
+        if chunk not in (states.CHUNK_QUEUED, states.CHUNK_RUNNING):
+            return False
+        claim = Claim(batch_id, chunk_no, "", 0, 0, Decimal(0), EnrichOptions(mode="raw"))
+        rows = _pending_rows(conn, claim)
+        failed = [
+            {
+                "batch_id": batch_id,
+                "row_no": r.row_no,
+                "status": states.ROW_FAILED,
+                "data": None,
+                "reason": reason,
+                "credits": Decimal(0),
+            }
+            for r in rows
+        ]
+        inserted = insert_ignoring_conflicts(conn, RESULTS, failed, "row_no")
+        count = sum(r.weight for r in rows if r.row_no in inserted)
+        conn.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(
+                processed_rows=Batch.processed_rows + count,
+                error_count=Batch.error_count + count,
+            )
+        )
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no)
+            .values(last_error=reason[:2000])
+        )
+        _finish_chunk(conn, claim, states.CHUNK_FAILED)
+    log.warning("chunk %s/%s failed: %s", batch_id, chunk_no, reason)
+    return True

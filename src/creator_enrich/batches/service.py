@@ -1,0 +1,297 @@
+"""The batch service: create (intake into the database), status, resume. No HTTP here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from creator_enrich.accounts.service import Caller
+from creator_enrich.batches import states
+from creator_enrich.batches.create_form import CreateRequest
+from creator_enrich.batches.intake import IntakeError, ParsedRow, parse_upload
+from creator_enrich.batches.tasks import enqueue_chunks
+from creator_enrich.config import Settings
+from creator_enrich.db.engine import read_connection, write_transaction
+from creator_enrich.db.schema import Batch, BatchChunk, BatchRow
+from creator_enrich.db.types import utcnow
+from creator_enrich.enrichment.records import SUPPORTED_MODES
+from creator_enrich.errors import Conflict, NotFound, ValidationFailed
+
+INSERT_SLICE = 5000
+NOT_FOUND_MESSAGE = "Batch not found."
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def format_credits(value: Any) -> str:
+    """Credits as a decimal string with at least two places ("310.00", "0.03", "1.125")."""
+    text = format(value.normalize(), "f") if value else "0"
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _new_batch_id() -> str:
+    return "bch_" + uuid.uuid4().hex
+
+
+def _store_rows(
+    conn: Connection, batch_id: str, rows: Iterator[ParsedRow], chunk_size: int
+) -> dict[str, int]:
+    """Insert every input row; assign distinct keys to chunks; point duplicates at the first."""
+    first_row_of: dict[str, int] = {}
+    extra_weight: dict[int, int] = {}
+    counts = {"rows": 0, "invalid": 0, "duplicates": 0, "unique": 0}
+    pending: list[dict[str, Any]] = []
+    first_reasons: list[str] = []
+    for row in rows:
+        counts["rows"] += 1
+        record: dict[str, Any] = {
+            "batch_id": batch_id,
+            "row_no": row.row_no,
+            "input_value": row.input_value,
+            "lookup_key": row.key,
+            "dup_of": None,
+            "chunk_no": None,
+            "weight": 1,
+            "invalid_reason": row.reason,
+        }
+        if row.key is None:
+            counts["invalid"] += 1
+            if len(first_reasons) < 3:
+                first_reasons.append(f"row {row.row_no}: {row.reason}")
+        elif row.key in first_row_of:
+            first = first_row_of[row.key]
+            record["dup_of"] = first
+            extra_weight[first] = extra_weight.get(first, 0) + 1
+            counts["duplicates"] += 1
+        else:
+            first_row_of[row.key] = row.row_no
+            record["chunk_no"] = counts["unique"] // chunk_size
+            counts["unique"] += 1
+        pending.append(record)
+        if len(pending) >= INSERT_SLICE:
+            conn.execute(insert(BatchRow), pending)
+            pending = []
+    if pending:
+        conn.execute(insert(BatchRow), pending)
+    if counts["unique"] == 0:
+        detail = "; ".join(first_reasons)
+        raise ValidationFailed(
+            f"the file has no valid row ({detail})", errors={"file": [f"no valid row: {detail}"]}
+        )
+    if extra_weight:
+        conn.execute(
+            update(BatchRow)
+            .where(BatchRow.batch_id == batch_id, BatchRow.row_no == bindparam("b_row_no"))
+            .values(weight=1 + bindparam("b_extra")),
+            [{"b_row_no": r, "b_extra": w} for r, w in extra_weight.items()],
+        )
+    return counts
+
+
+def create_batch(
+    engine: Engine,
+    settings: Settings,
+    caller: Caller,
+    request: CreateRequest,
+    upload: bytes,
+) -> dict[str, Any]:
+    options = request.options
+    if options.mode not in SUPPORTED_MODES:
+        raise ValidationFailed.on(
+            "enrichment_mode",
+            f"{options.mode!r} is not available on this server yet; use "
+            + " or ".join(SUPPORTED_MODES),
+        )
+    try:
+        parsed = parse_upload(
+            upload,
+            expected_kind=options.kind,
+            platform=options.platform,
+            max_rows=settings.max_rows,
+        )
+        batch_id = _new_batch_id()
+        now = utcnow()
+        with write_transaction(engine) as conn:
+            conn.execute(
+                insert(Batch).values(
+                    id=batch_id,
+                    account_id=caller.account_id,
+                    status=states.VALIDATING,
+                    mode=options.mode,
+                    platform=options.platform,
+                    type_report="ENRICH_BY_HANDLE"
+                    if options.kind == "handle"
+                    else "ENRICH_BY_EMAIL",
+                    options=orjson.dumps(options.to_dict()).decode(),
+                    metadata_json=None
+                    if request.metadata is None
+                    else orjson.dumps(request.metadata).decode(),
+                    input_column=parsed.column,
+                    rate=settings.rate_for(options.mode),
+                    og_input_number=0,
+                    created_at=now,
+                )
+            )
+            counts = _store_rows(conn, batch_id, parsed.rows, settings.chunk_size)
+            chunks = (counts["unique"] + settings.chunk_size - 1) // settings.chunk_size
+            chunk_rows = [
+                {
+                    "batch_id": batch_id,
+                    "chunk_no": n,
+                    "status": states.CHUNK_QUEUED,
+                    "row_count": min(
+                        settings.chunk_size, counts["unique"] - n * settings.chunk_size
+                    ),
+                    "attempts": 0,
+                    "enqueued_at": now,
+                }
+                for n in range(chunks)
+            ]
+            conn.execute(insert(BatchChunk), chunk_rows)
+            conn.execute(
+                update(Batch)
+                .where(Batch.id == batch_id)
+                .values(
+                    status=states.QUEUED,
+                    og_input_number=counts["rows"],
+                    invalid_count=counts["invalid"],
+                    duplicate_count=counts["duplicates"],
+                    processed_rows=counts["invalid"],
+                    chunks_total=chunks,
+                )
+            )
+    except IntakeError as exc:
+        raise ValidationFailed(exc.message, errors={exc.field: [exc.message]}) from exc
+    enqueue_chunks(batch_id, range(chunks))
+    return {
+        "batch_id": batch_id,
+        "status": states.QUEUED,
+        "created_at": iso(now),
+        "platform": options.platform,
+        "metadata": request.metadata,
+        "og_input_number": counts["rows"],
+        "type_report": "ENRICH_BY_HANDLE" if options.kind == "handle" else "ENRICH_BY_EMAIL",
+        "enrichment_mode": options.mode,
+        "message": _create_message(request, parsed.column, parsed.columns_found, counts),
+    }
+
+
+def _create_message(
+    request: CreateRequest, column: str | None, columns: list[str], counts: dict[str, int]
+) -> str:
+    parts = [
+        f"Batch accepted with {counts['rows']} rows: {counts['unique']} to enrich, "
+        f"{counts['duplicates']} duplicates (enriched and charged once), "
+        f"{counts['invalid']} invalid (free)."
+    ]
+    if column and len(columns) > 1:
+        parts.append(f"Used column {column!r} of {len(columns)}.")
+    if request.ignored:
+        parts.append(f"Ignored for {request.options.mode} mode: {', '.join(request.ignored)}.")
+    parts.append("Poll the status endpoint; results are available when it is finished.")
+    return " ".join(parts)
+
+
+def _owned_batch(conn: Connection, caller: Caller, batch_id: str) -> Any:
+    """The caller's batch; another account's batch is indistinguishable from a missing one."""
+    row = conn.execute(
+        select(Batch).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
+    ).first()
+    if row is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return row[0]
+
+
+def get_batch(engine: Engine, caller: Caller, batch_id: str) -> Batch:
+    with read_connection(engine) as conn:
+        return _owned_batch(conn, caller, batch_id)  # type: ignore[no-any-return]
+
+
+def get_batch_unchecked(engine: Engine, batch_id: str) -> Batch:
+    """A batch by id alone: only for callers holding a signed link, which proves ownership."""
+    with read_connection(engine) as conn:
+        row = conn.execute(select(Batch).where(Batch.id == batch_id)).first()
+    if row is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return row[0]
+
+
+def _estimated_completion(batch: Batch) -> str | None:
+    if batch.status == states.FINISHED:
+        return iso(batch.finished_at)
+    if batch.status != states.PROCESSING or batch.processing_started_at is None:
+        return None
+    done = batch.processed_rows - batch.invalid_count
+    remaining = batch.og_input_number - batch.processed_rows
+    elapsed = (utcnow() - batch.processing_started_at).total_seconds()
+    if done <= 0 or elapsed <= 0:
+        return None
+    return iso(utcnow() + timedelta(seconds=remaining * elapsed / done))
+
+
+def status_body(batch: Batch) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "batch_id": batch.id,
+        "status": batch.status,
+        "total_rows": batch.og_input_number,
+        "processed_rows": batch.processed_rows,
+        "success_count": batch.success_count,
+        "failed_count": batch.processed_rows - batch.success_count,
+        "started_at": iso(batch.created_at),
+        "metadata": orjson.loads(batch.metadata_json) if batch.metadata_json else {},
+        "credits_used": format_credits(batch.credits_used),
+        "estimated_completion": _estimated_completion(batch),
+        "status_message": batch.status_message,
+        # Additions (unknown to reference clients, which ignore them):
+        "not_found_count": batch.not_found_count,
+        "invalid_count": batch.invalid_count,
+        "error_count": batch.error_count,
+        "duplicate_count": batch.duplicate_count,
+        "enrichment_mode": batch.mode,
+        "platform": batch.platform,
+        "finished_at": iso(batch.finished_at),
+    }
+    return body
+
+
+def batch_status(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any]:
+    return status_body(get_batch(engine, caller, batch_id))
+
+
+def resume_batch(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any]:
+    """Continue a batch paused for credits: its parked chunks go back on the queue."""
+    with write_transaction(engine) as conn:
+        batch = _owned_batch(conn, caller, batch_id)
+        if batch.status != states.PAUSED:
+            raise Conflict(
+                f"Only a batch in status {states.PAUSED!r} can be resumed; "
+                f"this one is {batch.status!r}.",
+                extra={"error": "batch_not_paused", "current_status": batch.status},
+            )
+        new_status = states.PROCESSING if batch.processing_started_at else states.QUEUED
+        conn.execute(
+            update(Batch).where(Batch.id == batch_id).values(status=new_status, status_message=None)
+        )
+        chunk_nos = list(
+            conn.execute(
+                update(BatchChunk)
+                .where(
+                    BatchChunk.batch_id == batch_id,
+                    BatchChunk.status.in_((states.CHUNK_AWAITING_CREDITS, states.CHUNK_QUEUED)),
+                )
+                .values(status=states.CHUNK_QUEUED, enqueued_at=utcnow())
+                .returning(BatchChunk.chunk_no)
+            ).scalars()
+        )
+    enqueue_chunks(batch_id, sorted(chunk_nos))
+    body = batch_status(engine, caller, batch_id)
+    body["message"] = f"Batch resumed: {len(chunk_nos)} chunks queued again."
+    return body

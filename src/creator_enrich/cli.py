@@ -1,0 +1,290 @@
+"""The ``creator-enrich`` command line: server, administration, data, and a batch client."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from creator_enrich.config import MODES, PLATFORMS, get_settings
+from creator_enrich.errors import ServiceError
+
+app = typer.Typer(
+    help="creator-enrich: self-hosted creator enrichment server.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Credits.", no_args_is_help=True)
+data_app = typer.Typer(help="The creator store.", no_args_is_help=True)
+batch_app = typer.Typer(help="Submit batches to a running server.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (accounts_app, "accounts"),
+    (keys_app, "keys"),
+    (credits_app, "credits"),
+    (data_app, "data"),
+    (batch_app, "batch"),
+):
+    app.add_typer(sub, name=name)
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _engine() -> Engine:
+    from creator_enrich.db.engine import get_engine
+
+    return get_engine(get_settings().resolved_database_url)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise _fail(f"{text!r} is not a number") from exc
+    if not value.is_finite() or value < 0:
+        raise _fail(f"{text!r} must be a non-negative number")
+    return value
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (safe to run repeatedly)."""
+    from creator_enrich.db.migrate import upgrade
+
+    upgrade(get_settings().resolved_database_url)
+    err.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the API server (and, with the in-memory broker, the job worker inside it)."""
+    import uvicorn
+
+    from creator_enrich.app import create_app
+    from creator_enrich.db.migrate import upgrade
+
+    settings = get_settings()
+    if migrate:
+        upgrade(settings.resolved_database_url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    credits: Annotated[str, typer.Option(help="Initial credits")] = "0",
+) -> None:
+    """Create an account, optionally with initial credits."""
+    from creator_enrich.accounts.service import create_account
+
+    try:
+        account_id = create_account(_engine(), name, _amount(credits))
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    err.print(f"account {name!r} created (id {account_id})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Account name")],
+    label: Annotated[str | None, typer.Option(help="A note to recognise the key by")] = None,
+    read_only: Annotated[bool, typer.Option(help="Key may only read")] = False,
+) -> None:
+    """Create an API key and print it (only the key, on stdout; it is never shown again)."""
+    from creator_enrich.accounts.service import create_api_key
+
+    try:
+        key = create_api_key(_engine(), name, label=label, read_only=read_only)
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    sys.stdout.write(key + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'ce_')")]) -> None:
+    """Revoke a key at once."""
+    from creator_enrich.accounts.service import revoke_api_key
+
+    try:
+        revoke_api_key(_engine(), key_id)
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    err.print(f"key {key_id} revoked")
+
+
+@credits_app.command("grant")
+def credits_grant(name: str, amount: str) -> None:
+    """Add credits to an account (recorded in the ledger)."""
+    from creator_enrich.accounts.service import account_id_by_name
+    from creator_enrich.credits.ledger import grant
+
+    try:
+        engine = _engine()
+        value = _amount(amount)
+        current = grant(engine, account_id_by_name(engine, name), value, note="granted by CLI")
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    err.print(f"granted {value} credits to {name!r}; balance {current.available}")
+
+
+@credits_app.command("show")
+def credits_show(name: str) -> None:
+    """Print an account's balance and credits used."""
+    from creator_enrich.accounts.service import account_id_by_name
+    from creator_enrich.credits.ledger import balance
+
+    try:
+        engine = _engine()
+        current = balance(engine, account_id_by_name(engine, name))
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    out.print(f"available {current.available}  used {current.used}")
+
+
+@data_app.command("generate")
+def data_generate(
+    creators: Annotated[int, typer.Option(min=1, help="How many creators")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 42,
+) -> None:
+    """Fill an empty creator store with deterministic synthetic creators."""
+    from creator_enrich.creators.generate import generate_store
+    from creator_enrich.creators.store import count_creators
+    from creator_enrich.db.engine import read_connection
+    from creator_enrich.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    engine = _engine()
+    with read_connection(engine) as conn:
+        existing = count_creators(conn)
+    if existing:
+        raise _fail(f"the creator store already holds {existing} creators; use a fresh database")
+    with Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("creators", total=creators)
+        stats = generate_store(
+            engine,
+            creators=creators,
+            seed=seed,
+            on_progress=lambda n: progress.update(task, completed=n),
+        )
+    err.print(
+        f"generated {stats.creators} creators, {stats.profiles} profiles, "
+        f"{stats.emails} emails in {stats.seconds:.1f}s"
+    )
+
+
+@data_app.command("sample")
+def data_sample(
+    platform: Annotated[str | None, typer.Option(help="Platform of the handles")] = None,
+    count: Annotated[int, typer.Option(min=1, help="How many")] = 10,
+    emails: Annotated[bool, typer.Option("--emails", help="Print emails instead")] = False,
+) -> None:
+    """Print existing handles (or emails) from the store, one a line."""
+    from creator_enrich.creators.store import sample_emails, sample_handles
+    from creator_enrich.db.engine import read_connection
+
+    if not emails and platform not in PLATFORMS:
+        raise _fail(f"--platform must be one of {', '.join(PLATFORMS)} (or pass --emails)")
+    with read_connection(_engine()) as conn:
+        values = (
+            sample_emails(conn, count) if emails else sample_handles(conn, platform or "", count)
+        )
+    sys.stdout.write("".join(v + "\n" for v in values))
+
+
+@batch_app.command("submit")
+def batch_submit(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV to enrich")],
+    mode: Annotated[str, typer.Option(help="raw, full, basic or advanced")],
+    platform: Annotated[str | None, typer.Option(help="Platform (handle modes)")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait with a progress bar, then save results")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results")] = Path("results"),
+    url: Annotated[str, typer.Option(envvar="CREATOR_ENRICH_URL")] = "http://127.0.0.1:8000",
+    api_key: Annotated[str, typer.Option(envvar="CREATOR_ENRICH_API_KEY")] = "",
+    metadata: Annotated[str | None, typer.Option(help="JSON object echoed back")] = None,
+) -> None:
+    """Upload a CSV to a running server; with --wait, follow it and download the results."""
+    from creator_enrich.client import ApiError, BatchClient
+
+    if mode not in MODES:
+        raise _fail(f"--mode must be one of {', '.join(MODES)}")
+    if not api_key:
+        raise _fail("pass --api-key or set CREATOR_ENRICH_API_KEY")
+    fields = {"enrichment_mode": mode}
+    if platform:
+        fields["platform"] = platform
+    if metadata:
+        fields["metadata"] = metadata
+    client = BatchClient(url, api_key)
+    try:
+        created = client.create(file, fields)
+        err.print(f"batch {created['batch_id']}: {created['message']}")
+        if not wait:
+            sys.stdout.write(created["batch_id"] + "\n")
+            return
+        with Progress(
+            TextColumn("[bold]{task.fields[state]}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} rows"),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
+            task = progress.add_task("batch", total=created["og_input_number"], state="queued")
+            final = client.wait(
+                created["batch_id"],
+                lambda s: progress.update(task, completed=s["processed_rows"], state=s["status"]),
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        saved = [
+            client.download(final["batch_id"], fmt, out_dir / f"{final['batch_id']}.{fmt}")
+            for fmt in ("csv", "json")
+        ]
+        balance = client.credits()
+    except ApiError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
+    table = Table(title=f"batch {final['batch_id']} ({final['status']})")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, value in (
+        ("rows", final["total_rows"]),
+        ("enriched", final["success_count"]),
+        ("not found", final["not_found_count"]),
+        ("invalid", final["invalid_count"]),
+        ("failed", final["error_count"]),
+        ("duplicates", final["duplicate_count"]),
+        ("credits charged", final["credits_used"]),
+        ("balance left", balance["credits_available"]),
+    ):
+        table.add_row(label, str(value))
+    out.print(table)
+    for path in saved:
+        out.print(f"saved {path}")
+    if final["status"] != "finished":
+        err.print(f"[yellow]{final.get('status_message') or final['status']}[/yellow]")

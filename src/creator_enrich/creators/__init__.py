@@ -1,0 +1,1 @@
+"""The creator store: schema access, lookups, importer and generator."""

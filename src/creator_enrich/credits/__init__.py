@@ -1,0 +1,1 @@
+"""Credits: balances, the append-only ledger, and charging."""

@@ -1,0 +1,63 @@
+"""Build the Dramatiq broker from settings: in-memory (embedded default) or Redis (scale-out).
+
+The actors and the services never know which one runs; only ``CREATOR_ENRICH_BROKER_URL`` differs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from creator_enrich.config import Settings, get_settings
+
+_lock = threading.Lock()
+_configured = False
+
+
+def _middleware(settings: Settings) -> list[dramatiq.Middleware]:
+    return [
+        AgeLimit(),
+        TimeLimit(time_limit=settings.lease_seconds * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=settings.max_chunk_retries, min_backoff=200, max_backoff=30_000),
+        CurrentMessage(),
+    ]
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    if settings.is_memory_broker:
+        return StubBroker(middleware=_middleware(settings), fail_fast_default=False)
+    if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(  # type: ignore[no-untyped-call]
+            url=settings.broker_url,
+            middleware=_middleware(settings),
+            # Redeliver a dead worker's messages in seconds, not minutes (see README).
+            heartbeat_timeout=10_000,
+            maintenance_chance=50_000,
+        )
+    raise ValueError(f"unsupported broker URL {settings.broker_url!r}: use memory:// or redis://")
+
+
+def ensure_broker() -> dramatiq.Broker:
+    """Install the process-wide broker once, before any actor is declared."""
+    global _configured
+    with _lock:
+        if not _configured:
+            dramatiq.set_broker(build_broker(get_settings()))
+            _configured = True
+        return dramatiq.get_broker()

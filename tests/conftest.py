@@ -1,0 +1,138 @@
+"""Shared fixtures: one real SQLite file, a generated creator store, the real app and worker.
+
+The environment is set before anything from the package is imported, because the settings and
+the Dramatiq broker are process-wide (as they are in the server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA_DIR = Path(tempfile.mkdtemp(prefix="creator-enrich-tests-"))
+os.environ["CREATOR_ENRICH_DATA_DIR"] = str(DATA_DIR)
+os.environ.setdefault("CREATOR_ENRICH_DATABASE_URL", f"sqlite:///{DATA_DIR}/test.db")
+os.environ.setdefault("CREATOR_ENRICH_BROKER_URL", "memory://")
+os.environ["CREATOR_ENRICH_CHUNK_SIZE"] = "50"
+os.environ["CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS"] = "0.5"
+os.environ["CREATOR_ENRICH_REQUEUE_AFTER_SECONDS"] = "30"
+
+from creator_enrich.creators.generate import generate_store  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from creator_enrich.accounts.service import create_account, create_api_key  # noqa: E402
+from creator_enrich.config import Settings, get_settings  # noqa: E402
+from creator_enrich.db.engine import get_engine  # noqa: E402
+from creator_enrich.db.migrate import upgrade  # noqa: E402
+
+STORE_CREATORS = 3000
+STORE_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Any:
+    upgrade(settings.resolved_database_url)
+    engine = get_engine(settings.resolved_database_url)
+    generate_store(engine, creators=STORE_CREATORS, seed=STORE_SEED)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def client(engine: Any, settings: Settings) -> Iterator[TestClient]:
+    from creator_enrich.app import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup() -> Iterator[None]:
+    yield
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
+class Account:
+    """A fresh account with its own key, and helpers to call the API as it."""
+
+    def __init__(self, client: TestClient, engine: Any, credits: Decimal) -> None:
+        self.client = client
+        self.engine = engine
+        self.name = f"acct-{uuid.uuid4().hex[:10]}"
+        self.id = create_account(engine, self.name, credits)
+        self.key = create_api_key(engine, self.name)
+        self.headers = {"Authorization": f"Bearer {self.key}"}
+
+    def create(
+        self,
+        content: bytes | str,
+        filename: str = "input.csv",
+        **fields: str,
+    ) -> Any:
+        if isinstance(content, str):
+            content = content.encode()
+        return self.client.post(
+            "/public/v1/enrichment/batch/",
+            headers=self.headers,
+            data=fields,
+            files={"file": (filename, content, "text/csv")},
+        )
+
+    def status(self, batch_id: str) -> dict[str, Any]:
+        response = self.client.get(
+            f"/public/v1/enrichment/batch/{batch_id}/status/", headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def wait(
+        self, batch_id: str, until: tuple[str, ...] = ("finished", "failed"), timeout: float = 60
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(batch_id)
+            if status["status"] in until:
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"batch still {status['status']} after {timeout}s: {status}")
+            time.sleep(0.05)
+
+    def results(self, batch_id: str, fmt: str = "json") -> Any:
+        response = self.client.get(
+            f"/public/v1/enrichment/batch/{batch_id}/",
+            params={"format": fmt},
+            headers=self.headers,
+        )
+        assert response.status_code == 200, response.text
+        return response.json() if fmt == "json" else response.text
+
+    def credits(self) -> dict[str, Any]:
+        response = self.client.get("/public/v1/accounts/credits/", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make_account(client: TestClient, engine: Any) -> Any:
+    def make(credits: Decimal | int | str = Decimal(1000)) -> Account:
+        return Account(client, engine, Decimal(credits))
+
+    return make
+
+
+@pytest.fixture
+def account(make_account: Any) -> Account:
+    return make_account()

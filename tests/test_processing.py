@@ -1,0 +1,169 @@
+"""Chunk processing on a private database, driven by hand: every state transition, fencing,
+redelivery, leases and the sweeper. No worker touches this database, so each step is observed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from creator_enrich.creators.generate import generate_store
+from sqlalchemy import select, update
+from tests.helpers import assert_money_invariants, csv_of, handles
+
+from creator_enrich.accounts.service import Caller, create_account
+from creator_enrich.batches import processing, states
+from creator_enrich.batches.create_form import parse_create_form
+from creator_enrich.batches.recovery import find_stale_chunks
+from creator_enrich.batches.service import batch_status, create_batch, resume_batch
+from creator_enrich.config import Settings
+from creator_enrich.credits.ledger import grant
+from creator_enrich.db.engine import create_db_engine, write_transaction
+from creator_enrich.db.migrate import upgrade
+from creator_enrich.db.schema import BatchChunk
+from creator_enrich.db.types import utcnow
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path: Path = tmp_path_factory.mktemp("processing") / "private.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = create_db_engine(url)
+    generate_store(engine, creators=400, seed=11)
+    yield engine
+    engine.dispose()
+
+
+def _settings() -> Settings:
+    return Settings(chunk_size=10)
+
+
+def _new_batch(engine: Any, credits: Decimal, values: list[str]) -> tuple[Caller, str]:
+    import uuid
+
+    account_id = create_account(engine, f"p-{uuid.uuid4().hex[:8]}", credits)
+    caller = Caller(account_id=account_id, key_id="test", read_only=False)
+    request = parse_create_form(
+        {"enrichment_mode": ["raw"], "platform": ["instagram"]}, _settings()
+    )
+    created = create_batch(engine, _settings(), caller, request, csv_of("handle", values).encode())
+    return caller, created["batch_id"]
+
+
+def _run_all(engine: Any, batch_id: str, chunks: range) -> list[str]:
+    return [processing.process_chunk(engine, batch_id, n, 60) for n in chunks]
+
+
+def test_lifecycle_queued_processing_finished(private: Any) -> None:
+    values = handles(private, "instagram", 25)
+    caller, batch_id = _new_batch(private, Decimal(10), values)
+    assert batch_status(private, caller, batch_id)["status"] == "queued"
+    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
+    status = batch_status(private, caller, batch_id)
+    assert status["status"] == "processing"
+    assert status["processed_rows"] == 10
+    assert status["estimated_completion"] is not None
+    assert _run_all(private, batch_id, range(1, 3)) == ["done", "done"]
+    final = batch_status(private, caller, batch_id)
+    assert final["status"] == "finished" and final["processed_rows"] == 25
+    assert final["credits_used"] == "0.75"
+
+
+def test_redelivered_chunk_charges_nothing(private: Any) -> None:
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 15))
+    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
+    assert processing.process_chunk(private, batch_id, 0, 60) == "skipped"
+    assert processing.process_chunk(private, batch_id, 1, 60) == "done"
+    assert processing.process_chunk(private, batch_id, 1, 60) == "skipped"
+    assert batch_status(private, caller, batch_id)["credits_used"] == "0.45"
+    assert_money_invariants(private, caller.account_id, Decimal(10))
+
+
+def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    stale = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
+    assert stale is not None
+    with write_transaction(private) as conn:  # the lease runs out while the worker hangs
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert processing.process_chunk(private, batch_id, 0, 60) == "done"  # another worker
+    from creator_enrich.db.engine import read_connection
+    from creator_enrich.enrichment.records import enrich
+
+    with read_connection(private) as conn:
+        rows = processing._pending_rows(conn, stale)
+        outcomes = enrich(conn, stale.options, [r.key for r in rows])
+    assert processing.commit_chunk(private, stale, outcomes, rows) == "fenced"
+    assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
+    assert_money_invariants(private, caller.account_id, Decimal(10))
+
+
+def test_pause_charges_the_affordable_prefix_then_resume_finishes(private: Any) -> None:
+    values = handles(private, "instagram", 20)
+    caller, batch_id = _new_batch(private, Decimal("0.15"), values)  # 5 hits affordable
+    assert processing.process_chunk(private, batch_id, 0, 60) == "paused"
+    status = batch_status(private, caller, batch_id)
+    assert status["status"] == states.PAUSED
+    assert status["credits_used"] == "0.15" and status["processed_rows"] == 5
+    assert processing.process_chunk(private, batch_id, 1, 60) == "skipped"  # parked
+    grant(private, caller.account_id, Decimal(5))
+    resumed = resume_batch(private, caller, batch_id)
+    assert resumed["status"] == "processing"
+    assert _run_all(private, batch_id, range(2)) == ["done", "done"]
+    final = batch_status(private, caller, batch_id)
+    assert final["status"] == "finished"
+    assert final["credits_used"] == "0.60"
+    assert_money_invariants(private, caller.account_id, Decimal("5.15"))
+
+
+def test_chunk_that_keeps_failing_ends_failed_and_batch_fails(private: Any) -> None:
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 5))
+    assert processing.fail_chunk(private, batch_id, 0, "boom after 6 attempts")
+    status = batch_status(private, caller, batch_id)
+    assert status["status"] == "failed"
+    assert status["error_count"] == 5 and status["credits_used"] == "0.00"
+    assert "failed" in status["status_message"]
+
+
+def test_sweeper_resends_lost_and_expired_chunks(private: Any) -> None:
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 30))
+    # Fresh chunks were just sent: a periodic sweep leaves them alone...
+    result = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=3)
+    assert (batch_id, 0) not in result.resend
+    # ...a start-up sweep (in-memory broker just started empty) re-sends all of them.
+    result = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=3, everything=True)
+    assert {(batch_id, n) for n in range(3)} <= set(result.resend)
+    # A claimed chunk whose lease expired is re-sent; one out of attempts is failed.
+    assert processing.claim_chunk(private, batch_id, 0, lease_seconds=60) is not None
+    with write_transaction(private) as conn:
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == 0)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == 1)
+            .values(attempts=3, enqueued_at=utcnow() - timedelta(hours=1))
+        )
+    result = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=3)
+    assert (batch_id, 0) in result.resend
+    assert (batch_id, 1) in result.failed
+    with write_transaction(private) as conn:
+        chunk_status = conn.execute(
+            select(BatchChunk.status).where(
+                BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == 1
+            )
+        ).scalar_one()
+    assert chunk_status == states.CHUNK_FAILED
+    assert _run_all(private, batch_id, (0, 2)) == ["done", "done"]
+    final = batch_status(private, caller, batch_id)
+    assert final["status"] == "finished"
+    assert final["error_count"] == 10 and final["success_count"] == 20
