@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from creator_enrich.creators.generate import generate_store
 from sqlalchemy import select, update
-from tests.helpers import assert_money_invariants, csv_of, handles
 
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing, states
@@ -20,11 +18,13 @@ from creator_enrich.batches.create_form import parse_create_form
 from creator_enrich.batches.recovery import find_stale_chunks
 from creator_enrich.batches.service import batch_status, create_batch, resume_batch
 from creator_enrich.config import Settings
+from creator_enrich.creators.generate import generate_store
 from creator_enrich.credits.ledger import grant
 from creator_enrich.db.engine import create_db_engine, write_transaction
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk
 from creator_enrich.db.types import utcnow
+from tests.helpers import assert_money_invariants, csv_of, handles
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +167,25 @@ def test_sweeper_resends_lost_and_expired_chunks(private: Any) -> None:
     final = batch_status(private, caller, batch_id)
     assert final["status"] == "finished"
     assert final["error_count"] == 10 and final["success_count"] == 20
+
+
+def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None:
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    dead = processing.claim_chunk(private, batch_id, 0, lease_seconds=3600)
+    assert dead is not None
+    # A periodic sweep respects a lease that has not expired...
+    assert (batch_id, 0) not in find_stale_chunks(
+        private, requeue_after_seconds=0, max_attempts=5
+    ).resend
+    # ...the start-up sweep of an embedded server knows its holder died with the old process.
+    assert (batch_id, 0) in find_stale_chunks(
+        private, requeue_after_seconds=300, max_attempts=5, everything=True
+    ).resend
+    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
+    from creator_enrich.db.engine import read_connection
+    from creator_enrich.enrichment.records import enrich
+
+    with read_connection(private) as conn:
+        outcomes = enrich(conn, dead.options, [])
+    assert processing.commit_chunk(private, dead, outcomes, []) == "fenced"
+    assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"

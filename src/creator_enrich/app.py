@@ -33,8 +33,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = None
     sweeper = None
     if settings.runs_embedded_worker:
+        # A short worker_timeout: the consumer thread only hands back acks (freeing prefetch
+        # slots) between polls, so the default 1 s poll caps throughput at a few chunks a second.
         worker = dramatiq.Worker(
-            tasks.process_chunk_task.broker, worker_threads=settings.worker_threads
+            tasks.process_chunk_task.broker,
+            worker_threads=settings.worker_threads,
+            worker_timeout=20,
         )
         worker.start()
         sweeper = Sweeper(settings)

@@ -23,7 +23,6 @@ from creator_enrich.api.schemas import (
 from creator_enrich.batches import links, service, states
 from creator_enrich.batches.create_form import FORM_FIELDS, parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
-from creator_enrich.db.schema import Batch
 from creator_enrich.errors import PayloadTooLarge, ValidationFailed
 
 PREFIX = "/public/v1/enrichment/batch"
@@ -148,7 +147,7 @@ def resume_batch(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[st
     return service.resume_batch(engine, caller, batch_id)
 
 
-def _require_results(batch: Batch) -> bool:
+def _require_results(batch: service.BatchRecord) -> bool:
     """Results exist once a batch is done; a paused batch serves its partial results."""
     if batch.status in states.DONE:
         return False
@@ -160,7 +159,9 @@ def _require_results(batch: Batch) -> bool:
     )
 
 
-def _results_response(engine: Any, batch: Batch, fmt: str, partial: bool) -> StreamingResponse:
+def _results_response(
+    engine: Any, batch: service.BatchRecord, fmt: str, partial: bool
+) -> StreamingResponse:
     headers = {
         "Content-Disposition": f'attachment; filename="{batch.id}.{fmt}"',
         "X-Results-Partial": "true" if partial else "false",

@@ -30,13 +30,20 @@ def find_stale_chunks(
 ) -> SweepResult:
     """Mark chunks for re-sending and return them; fail those that used up their attempts.
 
-    ``everything`` re-sends every queued chunk regardless of when it was last sent: right for an
-    in-memory broker that has just started empty.
+    ``everything`` is the start-up pass of an embedded server (in-memory broker, one process):
+    every queued chunk is re-sent however recently it was sent, and every running chunk is taken
+    back, since the process that held its lease is gone (fencing stops it if it is not).
     """
     now = utcnow()
     stale_before = now - timedelta(seconds=requeue_after_seconds)
     result = SweepResult()
     with write_transaction(engine) as conn:
+        if everything:
+            conn.execute(
+                update(BatchChunk)
+                .where(BatchChunk.status == states.CHUNK_RUNNING)
+                .values(status=states.CHUNK_QUEUED, lease_token=None, lease_expires_at=None)
+            )
         queued_cond = BatchChunk.status == states.CHUNK_QUEUED
         if not everything:
             queued_cond = and_(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 
 from creator_enrich.accounts.service import Caller
 from creator_enrich.batches import states
@@ -24,6 +24,9 @@ from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 INSERT_SLICE = 5000
 NOT_FOUND_MESSAGE = "Batch not found."
+BATCHES = Batch.__table__
+# A row of the batches table (read with Core: no ORM identity map to go stale).
+BatchRecord: TypeAlias = Row[Any]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -200,31 +203,31 @@ def _create_message(
     return " ".join(parts)
 
 
-def _owned_batch(conn: Connection, caller: Caller, batch_id: str) -> Any:
+def _owned_batch(conn: Connection, caller: Caller, batch_id: str) -> BatchRecord:
     """The caller's batch; another account's batch is indistinguishable from a missing one."""
     row = conn.execute(
-        select(Batch).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
+        select(BATCHES).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
     ).first()
     if row is None:
         raise NotFound(NOT_FOUND_MESSAGE)
-    return row[0]
+    return row
 
 
-def get_batch(engine: Engine, caller: Caller, batch_id: str) -> Batch:
+def get_batch(engine: Engine, caller: Caller, batch_id: str) -> BatchRecord:
     with read_connection(engine) as conn:
-        return _owned_batch(conn, caller, batch_id)  # type: ignore[no-any-return]
+        return _owned_batch(conn, caller, batch_id)
 
 
-def get_batch_unchecked(engine: Engine, batch_id: str) -> Batch:
+def get_batch_unchecked(engine: Engine, batch_id: str) -> BatchRecord:
     """A batch by id alone: only for callers holding a signed link, which proves ownership."""
     with read_connection(engine) as conn:
-        row = conn.execute(select(Batch).where(Batch.id == batch_id)).first()
+        row = conn.execute(select(BATCHES).where(Batch.id == batch_id)).first()
     if row is None:
         raise NotFound(NOT_FOUND_MESSAGE)
-    return row[0]
+    return row
 
 
-def _estimated_completion(batch: Batch) -> str | None:
+def _estimated_completion(batch: BatchRecord) -> str | None:
     if batch.status == states.FINISHED:
         return iso(batch.finished_at)
     if batch.status != states.PROCESSING or batch.processing_started_at is None:
@@ -237,7 +240,7 @@ def _estimated_completion(batch: Batch) -> str | None:
     return iso(utcnow() + timedelta(seconds=remaining * elapsed / done))
 
 
-def status_body(batch: Batch) -> dict[str, Any]:
+def status_body(batch: BatchRecord) -> dict[str, Any]:
     body: dict[str, Any] = {
         "batch_id": batch.id,
         "status": batch.status,

@@ -8,6 +8,7 @@ lock up front makes it wait (``busy_timeout``) instead.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -82,12 +83,30 @@ def dispose_engines() -> None:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that intends to write: ``BEGIN IMMEDIATE`` on SQLite, plain BEGIN elsewhere."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    """A transaction that intends to write: ``BEGIN IMMEDIATE`` on SQLite, plain BEGIN elsewhere.
+
+    SQLite has one writer. Threads of this process queue on a mutex rather than on SQLite's busy
+    handler, which sleeps in steps of up to 100 ms and would stall every contended commit.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    with _sqlite_write_lock(engine), engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.Lock:
+    with _lock:
+        lock = _write_locks.get(engine)
+        if lock is None:
+            lock = _write_locks[engine] = threading.Lock()
+        return lock
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 import orjson
+
 from creator_enrich.enrichment.fields import BASIC_FIELDS, RAW_FIELDS
 
 Path = tuple[str, ...]
