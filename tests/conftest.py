@@ -25,12 +25,13 @@ os.environ.setdefault("CREATOR_ENRICH_BROKER_URL", "memory://")
 os.environ["CREATOR_ENRICH_CHUNK_SIZE"] = "50"
 os.environ["CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS"] = "0.5"
 os.environ["CREATOR_ENRICH_REQUEUE_AFTER_SECONDS"] = "30"
+os.environ["CREATOR_ENRICH_MAX_CHUNK_RETRIES"] = "2"
 
-from creator_enrich.creators.generate import generate_store  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from creator_enrich.accounts.service import create_account, create_api_key  # noqa: E402
 from creator_enrich.config import Settings, get_settings  # noqa: E402
+from creator_enrich.creators.generate import generate_store  # noqa: E402
 from creator_enrich.db.engine import get_engine  # noqa: E402
 from creator_enrich.db.migrate import upgrade  # noqa: E402
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.helpers import assert_money_invariants, csv_of, emails, handles
 
 from creator_enrich.db.engine import read_connection
 from creator_enrich.db.schema import Batch
+from tests.helpers import assert_money_invariants, csv_of, emails, handles
 
 CREATE_FIELDS = {
     "batch_id",
@@ -569,3 +569,75 @@ def test_openapi_declares_every_route_and_error(client: Any) -> None:
         for method, codes in methods.items():
             assert set(paths[path][method]["responses"]) == codes, (path, method)
     assert client.get("/docs").status_code == 200
+
+
+def test_chunks_that_keep_failing_end_failed_through_the_worker(account: Any, engine: Any) -> None:
+    """A batch whose stored options cannot be read: every retry fails, then its rows are failed."""
+    from sqlalchemy import insert
+
+    from creator_enrich.batches import states
+    from creator_enrich.batches.tasks import enqueue_chunks
+    from creator_enrich.db.engine import write_transaction
+    from creator_enrich.db.schema import BatchChunk, BatchRow
+    from creator_enrich.db.types import utcnow
+
+    batch_id = "bch_" + "e" * 32
+    with write_transaction(engine) as conn:
+        conn.execute(
+            insert(Batch).values(
+                id=batch_id,
+                account_id=account.id,
+                status=states.QUEUED,
+                mode="raw",
+                platform="instagram",
+                type_report="ENRICH_BY_HANDLE",
+                options='{"mode": "raw", "no_such_option": 1}',
+                rate=Decimal("0.03"),
+                og_input_number=2,
+                chunks_total=1,
+                created_at=utcnow(),
+            )
+        )
+        conn.execute(
+            insert(BatchRow),
+            [
+                {
+                    "batch_id": batch_id,
+                    "row_no": n,
+                    "input_value": v,
+                    "lookup_key": v,
+                    "chunk_no": 0,
+                    "weight": 1,
+                }
+                for n, v in ((1, "alpha"), (2, "beta"))
+            ],
+        )
+        conn.execute(
+            insert(BatchChunk).values(
+                batch_id=batch_id, chunk_no=0, status=states.CHUNK_QUEUED, row_count=2
+            )
+        )
+    enqueue_chunks(batch_id, [0])
+    status = account.wait(batch_id, timeout=30)
+    assert status["status"] == "failed"
+    assert status["error_count"] == 2
+    assert status["credits_used"] == "0.00"
+    rows = account.results(batch_id)
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert "after 3 attempts" in rows[0]["reason"]
+
+
+def test_row_cap_setting(account: Any, engine: Any, client: Any) -> None:
+    settings = client.app.state.settings
+    settings.max_rows = 5
+    try:
+        response = account.create(
+            csv_of("handle", handles(engine, "instagram", 6)),
+            enrichment_mode="raw",
+            platform="instagram",
+        )
+    finally:
+        settings.max_rows = None
+    assert response.status_code == 400
+    assert "more than 5 rows" in response.json()["errors"]["file"][0]
+    assert _batches_of(engine, account.id) == 0

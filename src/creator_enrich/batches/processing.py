@@ -54,6 +54,9 @@ def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int
         ).first()
         if batch is None or batch.status not in (*states.ACTIVE, states.PAUSED):
             return None
+        # Parsed before claiming: a batch whose options cannot be read fails its chunks through
+        # the retries instead of leaving them leased.
+        options = EnrichOptions.from_dict(orjson.loads(batch.options))
         if batch.status == states.PAUSED:
             # The batch waits for credits: park the chunk until resume re-queues it.
             conn.execute(
@@ -100,7 +103,7 @@ def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int
         attempts=claimed.attempts,
         account_id=batch.account_id,
         rate=batch.rate,
-        options=EnrichOptions.from_dict(orjson.loads(batch.options)),
+        options=options,
     )
 
 
