@@ -269,9 +269,10 @@ def batch_submit(
         raise _fail(str(exc)) from exc
     finally:
         client.close()
-    table = Table(title=f"batch {final['batch_id']} ({final['status']})")
-    table.add_column("")
-    table.add_column("", justify="right")
+    out.print(f"[bold]batch {final['batch_id']}: {final['status']}[/bold]")
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
     for label, value in (
         ("rows", final["total_rows"]),
         ("enriched", final["success_count"]),

@@ -444,6 +444,8 @@ class _Generator:
                     "engagement_percent": p["engagement"],
                     "profile_url": p["url"],
                     "picture": p["picture"],
+                    "niche": p["niche"],
+                    "country": p["country_code"],
                     "raw_json": orjson.dumps(raw).decode(),
                     "full_json": orjson.dumps(full).decode(),
                 }

@@ -175,7 +175,13 @@ class Creator(Base):
 
 
 class Profile(Base):
-    """A creator's account on one platform, with its record blocks stored ready to send."""
+    """A creator's account on one platform, with its record blocks stored ready to send.
+
+    ``raw_json`` and ``full_json`` are the block projected on the raw and full key lists;
+    ``audience_json`` the audience block (Instagram, TikTok, YouTube); ``extra_json`` any keys an
+    import carried beyond both lists, kept so that export gives back what was imported.
+    ``niche`` and ``country`` feed the lookalike index.
+    """
 
     __tablename__ = "profiles"
     __table_args__ = (
@@ -194,5 +200,9 @@ class Profile(Base):
     engagement_percent: Mapped[float | None] = mapped_column(Float)
     profile_url: Mapped[str | None] = mapped_column(Text)
     picture: Mapped[str | None] = mapped_column(Text)
+    niche: Mapped[str | None] = mapped_column(String(50))
+    country: Mapped[str | None] = mapped_column(String(2))
     raw_json: Mapped[str] = mapped_column(Text)
     full_json: Mapped[str | None] = mapped_column(Text)
+    audience_json: Mapped[str | None] = mapped_column(Text)
+    extra_json: Mapped[str | None] = mapped_column(Text)
