@@ -9,7 +9,7 @@ if [ ! -f "$CREATOR_ENRICH_DATA_DIR/.generated" ]; then
     mkdir -p "$CREATOR_ENRICH_DATA_DIR"
     "$CE" db upgrade
     "$CE" data generate --creators "$DEMO_CREATORS" --seed 42
-    "$CE" accounts create demo --credits 100
+    "$CE" accounts create demo --credits 1000
     touch "$CREATOR_ENRICH_DATA_DIR/.generated"
 fi
 API_KEY="$("$CE" keys create demo --label "demo $(date +%s)")"

@@ -40,7 +40,17 @@ echo "== raw enrichment of Instagram handles"
 "$CE" batch submit "$OUT/handles.csv" --mode raw --platform instagram --wait --out "$OUT" \
     --url "$URL" --api-key "$API_KEY" --metadata '{"campaign": "demo"}'
 echo
+echo "== full enrichment (audience data and lookalikes) of 40 of the same handles"
+{ echo "handle"; "$CE" data sample --platform instagram --count 40; } > "$OUT/handles-full.csv"
+"$CE" batch submit "$OUT/handles-full.csv" --mode full --platform instagram --wait --out "$OUT" \
+    --url "$URL" --api-key "$API_KEY"
+echo
 echo "== basic enrichment of emails"
 "$CE" batch submit "$OUT/emails.csv" --mode basic --wait --out "$OUT" --url "$URL" --api-key "$API_KEY"
+echo
+echo "== advanced enrichment (every platform) of 30 emails"
+{ echo "email"; "$CE" data sample --emails --count 30; } > "$OUT/emails-advanced.csv"
+"$CE" batch submit "$OUT/emails-advanced.csv" --mode advanced --wait --out "$OUT" --url "$URL" \
+    --api-key "$API_KEY"
 echo
 echo "Results are in $OUT. Server log: $OUT/server.log"

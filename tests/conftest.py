@@ -1,4 +1,6 @@
-"""Shared fixtures: one real SQLite file, a generated creator store, the real app and worker.
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when configured), a generated
+creator store, the real app and a real Dramatiq worker (in the API process with the in-memory
+broker, as in the embedded default; beside it on Redis, as separate workers would be).
 
 The environment is set before anything from the package is imported, because the settings and
 the Dramatiq broker are process-wide (as they are in the server).
@@ -8,32 +10,32 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-DATA_DIR = Path(tempfile.mkdtemp(prefix="creator-enrich-tests-"))
+from tests.databases import BROKER_URL, DATA_DIR, drop_databases, fresh_database_url
+
 os.environ["CREATOR_ENRICH_DATA_DIR"] = str(DATA_DIR)
-os.environ.setdefault("CREATOR_ENRICH_DATABASE_URL", f"sqlite:///{DATA_DIR}/test.db")
-os.environ.setdefault("CREATOR_ENRICH_BROKER_URL", "memory://")
+os.environ["CREATOR_ENRICH_DATABASE_URL"] = fresh_database_url("main")
+os.environ["CREATOR_ENRICH_BROKER_URL"] = BROKER_URL
 os.environ["CREATOR_ENRICH_CHUNK_SIZE"] = "50"
 os.environ["CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS"] = "0.5"
 os.environ["CREATOR_ENRICH_REQUEUE_AFTER_SECONDS"] = "30"
 os.environ["CREATOR_ENRICH_MAX_CHUNK_RETRIES"] = "2"
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from creator_enrich.accounts.service import create_account, create_api_key  # noqa: E402
-from creator_enrich.config import Settings, get_settings  # noqa: E402
-from creator_enrich.creators.generate import generate_store  # noqa: E402
-from creator_enrich.db.engine import get_engine  # noqa: E402
-from creator_enrich.db.migrate import upgrade  # noqa: E402
+from creator_enrich.accounts.service import create_account, create_api_key
+from creator_enrich.config import Settings, get_settings
+from creator_enrich.creators.generate import generate_store
+from creator_enrich.db.engine import dispose_engines, get_engine
+from creator_enrich.db.migrate import upgrade
 
 STORE_CREATORS = 3000
 STORE_SEED = 7
@@ -56,13 +58,38 @@ def engine(settings: Settings) -> Any:
 def client(engine: Any, settings: Settings) -> Iterator[TestClient]:
     from creator_enrich.app import create_app
 
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings)) as test_client, _separate_worker(settings):
         yield test_client
+
+
+@contextmanager
+def _separate_worker(settings: Settings) -> Iterator[None]:
+    """With Redis, the API runs no worker: run a real Dramatiq worker and sweeper beside it."""
+    if settings.runs_embedded_worker:
+        yield
+        return
+    import dramatiq
+
+    from creator_enrich.batches.tasks import process_chunk_task
+    from creator_enrich.worker.sweeper import Sweeper
+
+    process_chunk_task.broker.flush_all()
+    worker = dramatiq.Worker(process_chunk_task.broker, worker_threads=4, worker_timeout=20)
+    worker.start()
+    sweeper = Sweeper(settings)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        sweeper.stop()
+        worker.stop(timeout=10_000)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _cleanup() -> Iterator[None]:
     yield
+    dispose_engines()
+    drop_databases()
     shutil.rmtree(DATA_DIR, ignore_errors=True)
 
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from creator_enrich.db.engine import create_db_engine
 from creator_enrich.db.migrate import alembic_config, downgrade, upgrade
 from creator_enrich.db.schema import Base
+from tests.databases import fresh_database_url
 
 
 def _diff(url: str) -> list[object]:
@@ -21,8 +22,8 @@ def _diff(url: str) -> list[object]:
         engine.dispose()
 
 
-def test_upgrade_builds_the_models_schema_and_downgrade_reverses(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/m.db"
+def test_upgrade_builds_the_models_schema_and_downgrade_reverses() -> None:
+    url = fresh_database_url("migrations")
     upgrade(url)
     assert _diff(url) == []
     downgrade(url, "base")

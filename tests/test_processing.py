@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +23,13 @@ from creator_enrich.db.engine import create_db_engine, write_transaction
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk
 from creator_enrich.db.types import utcnow
+from tests.databases import DATA_DIR, fresh_database_url
 from tests.helpers import assert_money_invariants, csv_of, handles
 
 
 @pytest.fixture(scope="module")
-def private(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path: Path = tmp_path_factory.mktemp("processing") / "private.db"
-    url = f"sqlite:///{path}"
+def private() -> Any:
+    url = fresh_database_url("processing")
     upgrade(url)
     engine = create_db_engine(url)
     generate_store(engine, creators=400, seed=11)
@@ -55,14 +54,14 @@ def _new_batch(engine: Any, credits: Decimal, values: list[str]) -> tuple[Caller
 
 
 def _run_all(engine: Any, batch_id: str, chunks: range) -> list[str]:
-    return [processing.process_chunk(engine, batch_id, n, 60) for n in chunks]
+    return [processing.process_chunk(engine, batch_id, n, 60, DATA_DIR) for n in chunks]
 
 
 def test_lifecycle_queued_processing_finished(private: Any) -> None:
     values = handles(private, "instagram", 25)
     caller, batch_id = _new_batch(private, Decimal(10), values)
     assert batch_status(private, caller, batch_id)["status"] == "queued"
-    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
     status = batch_status(private, caller, batch_id)
     assert status["status"] == "processing"
     assert status["processed_rows"] == 10
@@ -75,10 +74,10 @@ def test_lifecycle_queued_processing_finished(private: Any) -> None:
 
 def test_redelivered_chunk_charges_nothing(private: Any) -> None:
     caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 15))
-    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
-    assert processing.process_chunk(private, batch_id, 0, 60) == "skipped"
-    assert processing.process_chunk(private, batch_id, 1, 60) == "done"
-    assert processing.process_chunk(private, batch_id, 1, 60) == "skipped"
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "skipped"
+    assert processing.process_chunk(private, batch_id, 1, 60, DATA_DIR) == "done"
+    assert processing.process_chunk(private, batch_id, 1, 60, DATA_DIR) == "skipped"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.45"
     assert_money_invariants(private, caller.account_id, Decimal(10))
 
@@ -93,13 +92,15 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
             .where(BatchChunk.batch_id == batch_id)
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
-    assert processing.process_chunk(private, batch_id, 0, 60) == "done"  # another worker
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"  # another worker
     from creator_enrich.db.engine import read_connection
-    from creator_enrich.enrichment.records import enrich
+    from creator_enrich.enrichment.records import EnrichContext, enrich
 
     with read_connection(private) as conn:
         rows = processing._pending_rows(conn, stale)
-        outcomes = enrich(conn, stale.options, [r.key for r in rows])
+        outcomes = enrich(
+            EnrichContext(conn, private, DATA_DIR), stale.options, [r.key for r in rows]
+        )
     assert processing.commit_chunk(private, stale, outcomes, rows) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
     assert_money_invariants(private, caller.account_id, Decimal(10))
@@ -108,11 +109,11 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
 def test_pause_charges_the_affordable_prefix_then_resume_finishes(private: Any) -> None:
     values = handles(private, "instagram", 20)
     caller, batch_id = _new_batch(private, Decimal("0.15"), values)  # 5 hits affordable
-    assert processing.process_chunk(private, batch_id, 0, 60) == "paused"
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "paused"
     status = batch_status(private, caller, batch_id)
     assert status["status"] == states.PAUSED
     assert status["credits_used"] == "0.15" and status["processed_rows"] == 5
-    assert processing.process_chunk(private, batch_id, 1, 60) == "skipped"  # parked
+    assert processing.process_chunk(private, batch_id, 1, 60, DATA_DIR) == "skipped"  # parked
     grant(private, caller.account_id, Decimal(5))
     resumed = resume_batch(private, caller, batch_id)
     assert resumed["status"] == "processing"
@@ -181,11 +182,11 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
     assert (batch_id, 0) in find_stale_chunks(
         private, requeue_after_seconds=300, max_attempts=5, everything=True
     ).resend
-    assert processing.process_chunk(private, batch_id, 0, 60) == "done"
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
     from creator_enrich.db.engine import read_connection
-    from creator_enrich.enrichment.records import enrich
+    from creator_enrich.enrichment.records import EnrichContext, enrich
 
     with read_connection(private) as conn:
-        outcomes = enrich(conn, dead.options, [])
+        outcomes = enrich(EnrichContext(conn, private, DATA_DIR), dead.options, [])
     assert processing.commit_chunk(private, dead, outcomes, []) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"

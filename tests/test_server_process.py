@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import BatchResult, BatchRow, LedgerEntry
+from tests.databases import BROKER_URL, fresh_database_url
 from tests.helpers import assert_money_invariants
 
 CLI = [sys.executable, "-m", "creator_enrich"]
@@ -36,11 +37,17 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         **os.environ,
         "CREATOR_ENRICH_DATA_DIR": str(data),
-        "CREATOR_ENRICH_DATABASE_URL": f"sqlite:///{data}/server.db",
-        "CREATOR_ENRICH_BROKER_URL": "memory://",
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("server"),
+        # Its own Redis database, so that the in-test worker never sees these messages.
+        "CREATOR_ENRICH_BROKER_URL": BROKER_URL.replace("/0", "/2"),
         "CREATOR_ENRICH_CHUNK_SIZE": "25",
         "CREATOR_ENRICH_WORKER_THREADS": "2",
+        "CREATOR_ENRICH_LEASE_SECONDS": "3",
+        "CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS": "1",
     }
+
+
+EMBEDDED = BROKER_URL.startswith("memory://")
 
 
 def _cli(
@@ -54,19 +61,28 @@ def _cli(
 
 
 class Server:
+    """The API process, plus `creator-enrich worker` processes when the broker is Redis."""
+
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.workers: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), "--log-level", "warning"],
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*CLI, *args],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: kill -9 reaches every child
         )
+
+    def start(self) -> None:
+        self.proc = self._spawn("serve", "--port", str(self.port), "--log-level", "warning")
+        if not EMBEDDED:
+            self.start_workers()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -76,15 +92,27 @@ class Server:
                 time.sleep(0.1)
         raise AssertionError("server did not start")
 
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+    def start_workers(self) -> None:
+        self.workers = self._spawn("worker", "--processes", "2", "--threads", "2")
+
+    def kill_processing(self) -> None:
+        """kill -9 whatever runs the chunks: the API process (embedded) or the workers."""
+        target = self.proc if EMBEDDED else self.workers
+        assert target is not None
+        os.killpg(target.pid, signal.SIGKILL)
+        target.wait(timeout=10)
+
+    def restart_processing(self) -> None:
+        if EMBEDDED:
+            self.start()
+        else:
+            self.start_workers()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
+        for proc in (self.workers, self.proc):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +200,13 @@ def test_kill_9_mid_batch_then_restart_finishes_once(
         if status["processed_rows"] > 0:
             break
         time.sleep(0.01)
-    srv.kill()
+    srv.kill_processing()
     assert status["status"] == "processing", "batch must be interrupted mid-way"
     assert status["processed_rows"] < status["total_rows"]
 
-    srv.start()  # the start-up sweep re-sends what the dead process had queued or leased
+    # Embedded: the start-up sweep re-sends what the dead process had queued or leased.
+    # Redis: the queued messages wait in Redis; the dead workers' leases expire and are swept.
+    srv.restart_processing()
     try:
         deadline = time.monotonic() + 120
         while True:

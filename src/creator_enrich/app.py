@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from creator_enrich import __version__
-from creator_enrich.api import accounts, batches, errors
+from creator_enrich.api import accounts, batches, enrich, errors
 from creator_enrich.api.limits import BodySizeLimit
 from creator_enrich.batches import tasks
 from creator_enrich.config import Settings, get_settings
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = get_engine(settings.resolved_database_url)
     errors.install(app)
     app.include_router(batches.router)
+    app.include_router(enrich.router)
     app.include_router(accounts.router)
 
     @app.get("/healthz", include_in_schema=False)

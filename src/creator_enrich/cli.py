@@ -88,6 +88,39 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="Threads per process")] = 8,
+) -> None:
+    """Run Dramatiq worker processes (and a sweeper) for a Redis broker: the scale-out mode."""
+    import os
+
+    settings = get_settings()
+    if settings.is_memory_broker:
+        raise _fail(
+            "the in-memory broker lives inside `creator-enrich serve`; set "
+            "CREATOR_ENRICH_BROKER_URL=redis://... to run separate workers"
+        )
+    # Dramatiq hands back prefetch slots only between polls; poll every 50 ms, not every second.
+    os.environ.setdefault("dramatiq_worker_timeout", "50")
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "creator_enrich.batches.tasks",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        "--fork-function",
+        "creator_enrich.worker.sweeper:run_forever",
+        "--worker-shutdown-timeout",
+        "30000",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the workers
+
+
 @accounts_app.command("create")
 def accounts_create(
     name: str,

@@ -48,10 +48,15 @@ class Settings(BaseSettings):
     rate_full: Decimal = Decimal("1")
     rate_basic: Decimal = Decimal("0.05")
     rate_advanced: Decimal = Decimal("2")
+    rate_profile: Decimal = Decimal("0.2")
+    rate_analytics: Decimal = Decimal("0.8")
 
     # Batch option defaults (the reference's docs disagree; see README)
     default_include_lookalikes: bool = True
     default_include_audience_data: bool = True
+    # Single-enrichment defaults (the reference's single calls default both to off)
+    single_include_lookalikes: bool = False
+    single_include_audience_data: bool = False
 
     @field_validator("chunk_size", "worker_threads", "max_upload_bytes", "lease_seconds")
     @classmethod
@@ -78,6 +83,8 @@ class Settings(BaseSettings):
             "full": self.rate_full,
             "basic": self.rate_basic,
             "advanced": self.rate_advanced,
+            "profile": self.rate_profile,
+            "analytics": self.rate_analytics,
         }
         return rates[mode]
 

@@ -68,3 +68,7 @@ class PayloadTooLarge(ServiceError):
 
 class Unavailable(ServiceError):
     status_code = 503
+
+
+class PaymentRequired(ServiceError):
+    status_code = 402

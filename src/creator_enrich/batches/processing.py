@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
-from creator_enrich.enrichment.records import Outcome, enrich
+from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
 
 log = logging.getLogger(__name__)
 RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
@@ -271,14 +272,17 @@ def commit_chunk(
     return "done"
 
 
-def process_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int) -> str:
+def process_chunk(
+    engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int, data_dir: Path
+) -> str:
     claim = claim_chunk(engine, batch_id, chunk_no, lease_seconds)
     if claim is None:
         return "skipped"
     try:
         with read_connection(engine) as conn:
             rows = _pending_rows(conn, claim)
-            outcomes = enrich(conn, claim.options, sorted({r.key for r in rows}))
+            ctx = EnrichContext(conn, engine, data_dir)
+            outcomes = enrich(ctx, claim.options, sorted({r.key for r in rows}))
         return commit_chunk(engine, claim, outcomes, rows)
     except Exception:
         release_chunk(engine, claim)

@@ -19,7 +19,6 @@ from creator_enrich.config import Settings
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchRow
 from creator_enrich.db.types import utcnow
-from creator_enrich.enrichment.records import SUPPORTED_MODES
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 INSERT_SLICE = 5000
@@ -107,12 +106,6 @@ def create_batch(
     upload: bytes,
 ) -> dict[str, Any]:
     options = request.options
-    if options.mode not in SUPPORTED_MODES:
-        raise ValidationFailed.on(
-            "enrichment_mode",
-            f"{options.mode!r} is not available on this server yet; use "
-            + " or ".join(SUPPORTED_MODES),
-        )
     try:
         parsed = parse_upload(
             upload,

@@ -26,7 +26,7 @@ def process_chunk_task(batch_id: str, chunk_no: int) -> None:
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url)
     try:
-        process_chunk(engine, batch_id, chunk_no, settings.lease_seconds)
+        process_chunk(engine, batch_id, chunk_no, settings.lease_seconds, settings.data_dir)
     except Exception as exc:
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else 0

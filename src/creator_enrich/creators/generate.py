@@ -10,10 +10,13 @@ key sets, nesting and types match the reference API's.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import random
 import string
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -177,62 +180,104 @@ class GenerateStats:
 
 
 @cache
-def _shape_block(platform: str) -> dict[str, Any]:
+def _shape(platform: str) -> dict[str, Any]:
     if platform == "onlyfans":
         return {}
     path = resources.files("creator_enrich.enrichment") / "shapes" / f"{platform}-full.json"
     block: dict[str, Any] = orjson.loads(path.read_bytes())["result"][platform]
-    block.pop("audience", None)
     return block
 
 
-class _Filler:
-    """Fills a value of the same JSON type and structure as a template value."""
+def _shape_block(platform: str) -> dict[str, Any]:
+    return {k: v for k, v in _shape(platform).items() if k != "audience"}
 
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
 
-    def like(self, template: Any, scale: float) -> Any:
-        rng = self.rng
-        if template is None:
-            return None
-        if isinstance(template, bool):
-            return rng.random() < 0.3
-        if isinstance(template, int):
-            return int(rng.random() * scale * 0.01)
-        if isinstance(template, float):
-            return round(rng.random() * scale * 0.01, 2)
-        if isinstance(template, str):
-            return self.text(template)
-        if isinstance(template, list):
-            if not template:
-                return []
-            return [self.like(template[0], scale) for _ in range(rng.randint(1, 3))]
-        if isinstance(template, dict):
-            return {k: self.like(v, scale) for k, v in template.items()}
-        return None
+def _audience_template(platform: str) -> dict[str, Any] | None:
+    audience: dict[str, Any] | None = _shape(platform).get("audience")
+    return audience
 
-    def text(self, template: str) -> str:
-        rng = self.rng
-        if template.startswith("https://"):
-            return f"https://cdn.example.net/{rng.getrandbits(40):x}.jpg"
-        if template == "0000-00-00":
-            return (EPOCH - timedelta(days=rng.randint(0, 900))).isoformat()
-        if template.startswith("0000-00-00T"):
-            return (EPOCH - timedelta(days=rng.randint(0, 400))).isoformat() + "T12:00:00"
-        if template == "<email>":
-            return f"contact{rng.randint(1, 9999)}@example.com"
-        if template == "<string>":
-            return rng.choice(WORDS) + " " + rng.choice(WORDS)
-        return template  # an enum-like code kept in the shape: reuse it
+
+# Audience gender skew by niche (share of women), so demographics agree with the content.
+FEMALE_SHARE = {
+    "beauty": 0.8,
+    "fashion": 0.72,
+    "parenting": 0.75,
+    "fitness": 0.55,
+    "food": 0.58,
+    "travel": 0.55,
+    "gaming": 0.22,
+    "tech": 0.25,
+    "finance": 0.3,
+}
+AGE_CODES = ("13-17", "18-24", "25-34", "35-44", "45-64")
+
+
+Fill = Callable[[random.Random, float], Any]
+
+
+def _text_fill(template: str) -> Fill:
+    if template.startswith("https://"):
+        return lambda rng, _s: f"https://cdn.example.net/{rng.getrandbits(40):x}.jpg"
+    if template == "0000-00-00":
+        return lambda rng, _s: (EPOCH - timedelta(days=int(rng.random() * 900))).isoformat()
+    if template.startswith("0000-00-00T"):
+        return lambda rng, _s: (
+            (EPOCH - timedelta(days=int(rng.random() * 400))).isoformat() + "T12:00:00"
+        )
+    if template == "<email>":
+        return lambda rng, _s: f"contact{int(rng.random() * 9999)}@example.com"
+    if template == "<string>":
+        return lambda rng, _s: WORDS[int(rng.random() * 10)] + " " + WORDS[int(rng.random() * 10)]
+    return lambda _r, _s: template  # an enum-like code kept in the shape: reuse it
+
+
+def _compile(template: Any) -> Fill:
+    """Turn a shape value into a function that makes a value of the same type and structure.
+
+    Compiled once per template: the dispatch on types happens here, not once per value made.
+    """
+    if template is None:
+        return lambda _r, _s: None
+    if isinstance(template, bool):
+        return lambda rng, _s: rng.random() < 0.3
+    if isinstance(template, int):
+        return lambda rng, scale: int(rng.random() * scale * 0.01)
+    if isinstance(template, float):
+        return lambda rng, scale: round(rng.random() * scale * 0.01, 2)
+    if isinstance(template, str):
+        return _text_fill(template)
+    if isinstance(template, list):
+        if not template:
+            return lambda _r, _s: []
+        item = _compile(template[0])
+        return lambda rng, scale: [item(rng, scale) for _ in range(1 + int(rng.random() * 3))]
+    if isinstance(template, dict):
+        fields = [(key, _compile(value)) for key, value in template.items()]
+        return lambda rng, scale: {key: fill(rng, scale) for key, fill in fields}
+    return lambda _r, _s: None
+
+
+@cache
+def _block_fills(platform: str) -> dict[str, Fill]:
+    return {key: _compile(value) for key, value in _shape_block(platform).items()}
+
+
+@cache
+def _fill_for(template_key: str, platform: str) -> Fill:
+    posts = _shape_block(platform).get("post_data") or [None]
+    return _compile(posts[0])
+
+
+@cache
+def _slice_fill(platform: str, name: str) -> Fill:
+    template = _audience_template(platform) or {}
+    return _compile(template[name]["data"])
 
 
 class _Generator:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.fill = _Filler(self.rng)
         self.seed = seed
-        self.handles: dict[str, set[str]] = {p: set() for p in MAX_HANDLE}
         self.emails: set[str] = set()
         self.platform_weights = {
             niche: (tuple(w), tuple(w.values()))
@@ -251,13 +296,10 @@ class _Generator:
             base = f"{first}{last[:1]}{rng.randint(1, 99)}"
         else:
             base = f"{first}{sep}{rng.choice(WORDS)}"
-        base = base[: MAX_HANDLE[platform] - 6]
-        taken = self.handles[platform]
-        handle = base
-        if handle in taken or len(handle) < 4:
-            handle = f"{base}{index:x}"
-        taken.add(handle)
-        return handle
+        # The creator's index makes the handle unique with no shared state, so batches can be
+        # generated in parallel processes and still never collide.
+        suffix = str(index)
+        return base[: MAX_HANDLE[platform] - len(suffix)] + suffix
 
     def user_id(self, platform: str) -> str:
         if platform == "youtube":
@@ -265,19 +307,12 @@ class _Generator:
         return str(self.rng.getrandbits(52))
 
     # -- records ---------------------------------------------------------------------------
-    def block(self, platform: str, p: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-        shape = _shape_block(platform)
+    def values(self, platform: str, p: dict[str, Any]) -> dict[str, Any]:
+        """Every value a block of this profile may show: raw and full blocks pick from it."""
         scale = max(p["followers"] * p["engagement"] / 100, 1.0)
-        specific = self.specific(platform, p)
-        out: dict[str, Any] = {}
-        for key in keys:
-            if key in specific:
-                out[key] = specific[key]
-            elif key in shape:
-                out[key] = self.fill.like(shape[key], scale)
-            else:
-                out[key] = None
-        return out
+        values = {key: fill(self.rng, scale) for key, fill in _block_fills(platform).items()}
+        values.update(self.specific(platform, p))
+        return values
 
     def specific(self, platform: str, p: dict[str, Any]) -> dict[str, Any]:
         """Values that must agree across a profile's blocks and with the creator."""
@@ -322,6 +357,54 @@ class _Generator:
             "post_data": self.posts(platform, p),
         }
 
+    def audience(self, platform: str, p: dict[str, Any]) -> dict[str, Any] | None:
+        """Audience slices in the live shape, consistent with the creator's niche and country."""
+        template = _audience_template(platform)
+        if template is None:
+            return None
+        rng = self.rng
+        scale = max(p["followers"] * p["engagement"] / 100, 1.0)
+        female = min(0.95, max(0.05, FEMALE_SHARE.get(p["niche"], 0.5) + rng.gauss(0, 0.05)))
+        home = rng.uniform(0.35, 0.8)
+        abroad = rng.sample([c for c in COUNTRIES if c[0] != p["country_code"]], k=3)
+        countries = [
+            {"id": 1 + COUNTRIES.index(c), "name": c[1], "code": c[0], "weight": round(w, 4)}
+            for c, w in zip(
+                [next(c for c in COUNTRIES if c[0] == p["country_code"]), *abroad],
+                [home, *(((1 - home) * f) for f in (0.5, 0.3, 0.2))],
+                strict=True,
+            )
+        ]
+        ages = [rng.random() for _ in AGE_CODES]
+        ages = [a / sum(ages) for a in ages]
+        out: dict[str, Any] = {}
+        for name, slice_template in template.items():
+            if not isinstance(slice_template, dict):
+                out[name] = _compile(slice_template)(rng, scale)
+                continue
+            if "data" not in slice_template:
+                out[name] = {"success": False, "error": "empty_audience"}
+                continue
+            data = _slice_fill(platform, name)(rng, scale)
+            data["audience_genders"] = [
+                {"code": "FEMALE", "weight": round(female, 4)},
+                {"code": "MALE", "weight": round(1 - female, 4)},
+            ]
+            data["audience_ages"] = [
+                {"code": code, "weight": round(w, 4)}
+                for code, w in zip(AGE_CODES, ages, strict=True)
+            ]
+            if "audience_geo" in data:
+                data["audience_geo"]["countries"] = countries
+            if "audience_languages" in data:
+                data["audience_languages"] = [
+                    {"code": p["language"], "name": p["language"], "weight": round(home, 4)}
+                ]
+            out[name] = {**{k: True for k in slice_template if k == "success"}, "data": data}
+            if "is_hidden" in slice_template:
+                out[name]["is_hidden"] = False
+        return out
+
     def posts(self, platform: str, p: dict[str, Any]) -> list[Any]:
         template = _shape_block(platform).get("post_data")
         scale = max(p["followers"] * p["engagement"] / 100, 1.0)
@@ -336,7 +419,8 @@ class _Generator:
                 }
                 for d in (1, 4, 9)
             ]
-        return [self.fill.like(template[0], scale) for _ in range(3)]
+        fill = _fill_for("post", platform)
+        return [fill(self.rng, scale) for _ in range(3)]
 
     def creator(self, index: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rng = self.rng
@@ -430,8 +514,10 @@ class _Generator:
         profile_rows = []
         for p in profiles:
             platform = p["platform"]
-            raw = self.block(platform, p, RAW_FIELDS[platform])
-            full = self.block(platform, p, FULL_FIELDS[platform])
+            values = self.values(platform, p)
+            raw = {key: values.get(key) for key in RAW_FIELDS[platform]}
+            full = {key: values.get(key) for key in FULL_FIELDS[platform]}
+            audience = self.audience(platform, p)
             profile_rows.append(
                 {
                     "creator_id": index + 1,
@@ -448,9 +534,24 @@ class _Generator:
                     "country": p["country_code"],
                     "raw_json": orjson.dumps(raw).decode(),
                     "full_json": orjson.dumps(full).decode(),
+                    "audience_json": None if audience is None else orjson.dumps(audience).decode(),
                 }
             )
         return creator_row, profile_rows
+
+
+def _make_batch(seed: int, start: int, stop: int) -> tuple[list[Any], list[Any], int]:
+    """One batch of creators, from a seed of its own: the result does not depend on which
+    process makes it, or in which order batches are made."""
+    gen = _Generator(seed)
+    gen.rng.seed(f"{seed}/{start}")
+    creator_rows: list[dict[str, Any]] = []
+    profile_rows: list[dict[str, Any]] = []
+    for index in range(start, stop):
+        creator_row, rows = gen.creator(index)
+        creator_rows.append(creator_row)
+        profile_rows.extend(rows)
+    return creator_rows, profile_rows, len(gen.emails)
 
 
 def generate_store(
@@ -459,27 +560,44 @@ def generate_store(
     creators: int,
     seed: int,
     on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> GenerateStats:
-    """Write ``creators`` synthetic creators (and their profiles) into an empty store."""
+    """Write ``creators`` synthetic creators (and their profiles) into an empty store.
+
+    Large stores are made by ``workers`` processes (default: one per core) while this process
+    writes; small ones in-process, where starting processes would cost more than it saves.
+    """
     started = time.perf_counter()
-    gen = _Generator(seed)
-    profiles_total = 0
-    for start in range(0, creators, INSERT_BATCH):
-        creator_rows: list[dict[str, Any]] = []
-        profile_rows: list[dict[str, Any]] = []
-        for index in range(start, min(creators, start + INSERT_BATCH)):
-            creator_row, rows = gen.creator(index)
-            creator_rows.append(creator_row)
-            profile_rows.extend(rows)
+    bounds = [(s, min(creators, s + INSERT_BATCH)) for s in range(0, creators, INSERT_BATCH)]
+    if workers is None:
+        workers = (os.cpu_count() or 1) if creators >= 20 * INSERT_BATCH else 1
+    profiles_total = emails_total = 0
+
+    def write(batch: tuple[list[Any], list[Any], int], stop: int) -> None:
+        nonlocal profiles_total, emails_total
+        creator_rows, profile_rows, emails = batch
         with write_transaction(engine) as conn:
             conn.execute(insert(Creator), creator_rows)
             conn.execute(insert(Profile), profile_rows)
         profiles_total += len(profile_rows)
+        emails_total += emails
         if on_progress:
-            on_progress(min(creators, start + INSERT_BATCH))
+            on_progress(stop)
+
+    if workers <= 1:
+        for start, stop in bounds:
+            write(_make_batch(seed, start, stop), stop)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            batches = pool.map(
+                _make_batch, [seed] * len(bounds), [b[0] for b in bounds], [b[1] for b in bounds]
+            )
+            for (_start, stop), batch in zip(bounds, batches, strict=True):
+                write(batch, stop)
     return GenerateStats(
         creators=creators,
         profiles=profiles_total,
-        emails=len(gen.emails),
+        emails=emails_total,
         seconds=time.perf_counter() - started,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -32,22 +33,69 @@ def _slices(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start : start + LOOKUP_SLICE]
 
 
-def raw_blocks(conn: Connection, platform: str, keys: Sequence[str]) -> dict[str, str]:
-    """Map each found key to its stored raw block (JSON text).
-
-    YouTube channel ids (``UC…``, case-sensitive) are looked up by platform user id; every other
-    key by normalised handle.
-    """
+def _key_columns(platform: str, keys: Sequence[str]) -> list[tuple[Any, list[str]]]:
+    """YouTube channel ids (``UC…``, case-sensitive) match the user id; the rest, the handle."""
     by_id = [k for k in keys if platform == "youtube" and _CHANNEL_ID.match(k)]
     by_handle = [k for k in keys if not (platform == "youtube" and _CHANNEL_ID.match(k))]
-    found: dict[str, str] = {}
-    for column, wanted in ((Profile.handle_key, by_handle), (Profile.platform_user_id, by_id)):
+    return [(Profile.handle_key, by_handle), (Profile.platform_user_id, by_id)]
+
+
+def find_profiles(
+    conn: Connection, platform: str, keys: Sequence[str], *columns: Any
+) -> dict[str, Any]:
+    """Map each found lookup key to its profile row (the requested columns, then the key)."""
+    found: dict[str, Any] = {}
+    for key_column, wanted in _key_columns(platform, keys):
         for part in _slices(wanted):
-            stmt = select(column, Profile.raw_json).where(
-                Profile.platform == platform, column.in_(part)
+            stmt = select(*columns, key_column.label("lookup_key")).where(
+                Profile.platform == platform, key_column.in_(part)
             )
-            found.update((str(key), raw) for key, raw in conn.execute(stmt))
+            found.update((str(row.lookup_key), row) for row in conn.execute(stmt))
     return found
+
+
+def raw_blocks(conn: Connection, platform: str, keys: Sequence[str]) -> dict[str, str]:
+    """Map each found key to its stored raw block (JSON text)."""
+    rows = find_profiles(conn, platform, keys, Profile.raw_json)
+    return {key: row.raw_json for key, row in rows.items()}
+
+
+def creators_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Any]:
+    """Creator rows (id, email, data) by id."""
+    wanted = sorted(set(ids))
+    found: dict[int, Any] = {}
+    for start in range(0, len(wanted), LOOKUP_SLICE):
+        stmt = select(Creator.id, Creator.email, Creator.data).where(
+            Creator.id.in_(wanted[start : start + LOOKUP_SLICE])
+        )
+        found.update((row.id, row) for row in conn.execute(stmt))
+    return found
+
+
+def creators_by_email(conn: Connection, emails: Sequence[str]) -> dict[str, Any]:
+    """Creator rows (id, email, data) by normalised email."""
+    found: dict[str, Any] = {}
+    for part in _slices(emails):
+        stmt = select(Creator.id, Creator.email, Creator.data).where(Creator.email.in_(part))
+        found.update((str(row.email), row) for row in conn.execute(stmt))
+    return found
+
+
+def profiles_of_creators(
+    conn: Connection, creator_ids: Iterable[int], *columns: Any
+) -> dict[int, list[Any]]:
+    """Every profile of these creators, biggest first, with the requested columns."""
+    wanted = sorted(set(creator_ids))
+    found: dict[int, list[Any]] = defaultdict(list)
+    for start in range(0, len(wanted), LOOKUP_SLICE):
+        stmt = (
+            select(Profile.creator_id, Profile.platform, Profile.followers, *columns)
+            .where(Profile.creator_id.in_(wanted[start : start + LOOKUP_SLICE]))
+            .order_by(Profile.creator_id, Profile.followers.desc(), Profile.platform)
+        )
+        for row in conn.execute(stmt):
+            found[row.creator_id].append(row)
+    return dict(found)
 
 
 def profiles_by_email(conn: Connection, emails: Sequence[str]) -> dict[str, list[ProfileSummary]]:

@@ -12,7 +12,14 @@ from typing import Any
 
 import orjson
 
-from creator_enrich.enrichment.fields import BASIC_FIELDS, RAW_FIELDS
+from creator_enrich.enrichment.fields import (
+    BASIC_FIELDS,
+    CREATOR_FIELDS,
+    FULL_FIELDS,
+    PLATFORMS,
+    RAW_FIELDS,
+    SECONDARY_FIELDS,
+)
 
 Path = tuple[str, ...]
 
@@ -51,6 +58,20 @@ def column_paths(mode: str, platform: str | None) -> tuple[Path, ...]:
         return tuple(_block_paths(platform, RAW_FIELDS[platform]))
     if mode == "basic":
         return tuple((key,) for key in BASIC_FIELDS)
+    creator = [
+        path
+        for key in CREATOR_FIELDS
+        for path in ([(key, p) for p in PLATFORMS] if key == "creator_has" else [(key,)])
+    ]
+    if mode == "full":
+        assert platform is not None
+        others = [(p, key) for p in PLATFORMS if p != platform for key in SECONDARY_FIELDS]
+        primary = _block_paths(platform, FULL_FIELDS[platform])
+        # The audience is one JSON cell: flattened, it would be hundreds of list-valued columns.
+        return (*primary, (platform, "audience"), *others, *creator, ("lookalikes",))
+    if mode == "advanced":
+        blocks = [path for p in PLATFORMS for path in _block_paths(p, FULL_FIELDS[p])]
+        return (*blocks, *creator)
     raise KeyError(f"no CSV layout for mode {mode!r}")
 
 

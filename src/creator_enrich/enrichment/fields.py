@@ -473,3 +473,15 @@ PICTURE_KEY = {
     "twitch": "profileImageURL",
     "onlyfans": "profile_picture",
 }
+
+# A creator's other platforms in a full record: a handful of identity and size fields (live
+# captures show these for secondary blocks).
+SECONDARY_FIELDS: tuple[str, ...] = (
+    "userid",
+    "username",
+    "full_name",
+    "follower_count",
+    "engagement_percent",
+    "is_verified",
+    "profile_picture",
+)

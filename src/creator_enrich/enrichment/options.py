@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-HANDLE_MODES = ("raw", "full")
+HANDLE_MODES = ("raw", "full", "profile", "analytics")  # the last two: single calls only
 EMAIL_MODES = ("basic", "advanced")
 EMAIL_REQUIRED = ("must_have", "preferred")
 

@@ -53,3 +53,20 @@ class Sweeper:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+
+def run_forever() -> None:
+    """The sweeper as a process of its own, beside ``dramatiq`` workers (``--fork-function``)."""
+    import signal
+
+    from creator_enrich.config import get_settings
+
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    sweeper = Sweeper(settings)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    sweeper.start()
+    stopped.wait()
+    sweeper.stop()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Start (or stop) a throwaway PostgreSQL and Redis on loopback for tests and benchmarks.
+#   scripts/services.sh start DIR   -> prints the export lines for the test settings
+#   scripts/services.sh stop DIR
+# PostgreSQL refuses to run as root, so its files belong to the `postgres` user.
+set -euo pipefail
+ACTION="${1:?start|stop}"
+DIR="$(realpath -m "${2:?directory}")"
+PG_PORT="${PG_PORT:-55432}"
+REDIS_PORT="${REDIS_PORT:-56379}"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+case "$ACTION" in
+start)
+    mkdir -p "$DIR"
+    if [ ! -d "$DIR/pg" ]; then
+        mkdir -p "$DIR/pg"
+        [ "$(id -u)" = 0 ] && chown postgres "$DIR/pg"
+        as_pg "$PG_BIN/initdb" -D "$DIR/pg" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    [ "$(id -u)" = 0 ] && touch "$DIR/pg.log" && chown postgres "$DIR/pg.log"
+    as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg.log" -w \
+        -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
+        start >/dev/null
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
+        --dir "$DIR" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+        --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --save ""
+    for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    echo "export CREATOR_ENRICH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+    echo "export CREATOR_ENRICH_TEST_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    ;;
+stop)
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    [ -d "$DIR/pg" ] && as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -m fast stop >/dev/null 2>&1 || true
+    ;;
+esac
