@@ -6,14 +6,18 @@
 set -euo pipefail
 ACTION="${1:?start|stop}"
 DIR="$(realpath -m "${2:?directory}")"
-PG_PORT="${PG_PORT:-55432}"
-REDIS_PORT="${REDIS_PORT:-56379}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Ports are remembered in DIR, so that `stop` finds what `start` started (and nothing else).
+if [ -f "$DIR/ports" ]; then source "$DIR/ports"; fi
+PG_PORT="${PG_PORT:-$(free_port)}"
+REDIS_PORT="${REDIS_PORT:-$(free_port)}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 case "$ACTION" in
 start)
     mkdir -p "$DIR"
+    printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" > "$DIR/ports"
     if [ ! -d "$DIR/pg" ]; then
         mkdir -p "$DIR/pg"
         [ "$(id -u)" = 0 ] && chown postgres "$DIR/pg"
@@ -27,10 +31,12 @@ start)
         --dir "$DIR" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
         --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --save ""
     for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null
     echo "export CREATOR_ENRICH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
     echo "export CREATOR_ENRICH_TEST_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0"
     ;;
 stop)
+    [ -f "$DIR/ports" ] || exit 0
     redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     [ -d "$DIR/pg" ] && as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -m fast stop >/dev/null 2>&1 || true
     ;;

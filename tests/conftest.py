@@ -37,6 +37,12 @@ from creator_enrich.creators.generate import generate_store
 from creator_enrich.db.engine import dispose_engines, get_engine
 from creator_enrich.db.migrate import upgrade
 
+
+def pytest_report_header() -> str:
+    database = os.environ["CREATOR_ENRICH_DATABASE_URL"].split("://")[0]
+    return f"creator-enrich backends: database {database}, broker {BROKER_URL.split('://')[0]}"
+
+
 STORE_CREATORS = 3000
 STORE_SEED = 7
 

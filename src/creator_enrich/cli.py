@@ -40,9 +40,14 @@ out = Console()
 
 
 def _engine() -> Engine:
+    """The configured database, refusing one whose schema is behind this version."""
     from creator_enrich.db.engine import get_engine
+    from creator_enrich.db.migrate import pending
 
-    return get_engine(get_settings().resolved_database_url)
+    engine = get_engine(get_settings().resolved_database_url)
+    if pending(engine):
+        raise _fail("the database schema is not up to date: run `creator-enrich db upgrade`")
+    return engine
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -248,6 +253,31 @@ def data_sample(
             sample_emails(conn, count) if emails else sample_handles(conn, platform or "", count)
         )
     sys.stdout.write("".join(v + "\n" for v in values))
+
+
+@data_app.command("index")
+def data_index() -> None:
+    """Build the lookalike indexes now (otherwise the first full batch builds them)."""
+    from creator_enrich.enrichment.lookalike_index import build_indexes
+
+    settings = get_settings()
+    with Progress(
+        TextColumn("indexing {task.fields[platform]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("index", total=None, platform="")
+        counts = build_indexes(
+            _engine(),
+            settings.data_dir,
+            lambda platform, done, total: progress.update(
+                task, completed=done, total=total, platform=platform
+            ),
+        )
+    for platform, count in counts.items():
+        out.print(f"{platform}: {count} profiles indexed")
 
 
 @batch_app.command("submit")
