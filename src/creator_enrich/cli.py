@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -253,6 +253,54 @@ def data_sample(
             sample_emails(conn, count) if emails else sample_handles(conn, platform or "", count)
         )
     sys.stdout.write("".join(v + "\n" for v in values))
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="JSONL, one creator a line (gzip accepted)")],
+) -> None:
+    """Load creators from JSONL (the full-record shape); an idempotent upsert."""
+    from creator_enrich.creators.importer import import_jsonl
+    from creator_enrich.db.migrate import upgrade
+
+    if not file.is_file():
+        raise _fail(f"cannot read {file}")
+    upgrade(get_settings().resolved_database_url)
+    with Progress(
+        TextColumn("importing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
+        task = progress.add_task("import", total=file.stat().st_size)
+        report = import_jsonl(
+            _engine(), file, on_progress=lambda done, total: progress.update(task, completed=done)
+        )
+    out.print(
+        f"{report.lines} lines: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.bad_count} bad"
+    )
+    for line in report.bad[:20]:
+        err.print(f"  {line}")
+    if report.bad_count > 20:
+        err.print(f"  … and {report.bad_count - 20} more")
+
+
+@data_app.command("export")
+def data_export(
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="File to write (.gz compresses); default stdout")
+    ] = None,
+) -> None:
+    """Write the creator store as JSONL, in the format `data import` reads."""
+    from creator_enrich.creators.importer import export_jsonl, open_export
+
+    sink = open_export(out_path)
+    try:
+        count = export_jsonl(_engine(), sink)
+    finally:
+        if out_path is not None:
+            sink.close()
+        else:
+            sink.flush()
+    err.print(f"exported {count} creators")
 
 
 @data_app.command("index")

@@ -1,0 +1,205 @@
+"""The creator store's JSONL import and export: lossless, idempotent, tolerant of bad lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from creator_enrich.creators.generate import generate_store
+from creator_enrich.creators.importer import export_jsonl, import_jsonl
+from creator_enrich.creators.store import raw_blocks
+from creator_enrich.db.engine import create_db_engine, read_connection
+from creator_enrich.db.migrate import upgrade
+from creator_enrich.db.schema import Creator, Profile
+from tests.databases import fresh_database_url
+
+_count = 0
+
+
+def _empty_store() -> tuple[str, Any]:
+    global _count
+    _count += 1
+    url = fresh_database_url(f"jsonl{_count}")
+    upgrade(url)
+    return url, create_db_engine(url)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _url, engine = _empty_store()
+    generate_store(engine, creators=300, seed=21)
+    path = tmp_path_factory.mktemp("jsonl") / "store.jsonl"
+    with path.open("wb") as out:
+        assert export_jsonl(engine, out) == 300
+    engine.dispose()
+    return path
+
+
+def _export(engine: Any) -> bytes:
+    buffer = io.BytesIO()
+    export_jsonl(engine, buffer)
+    return buffer.getvalue()
+
+
+def _dump(engine: Any) -> list[Any]:
+    with read_connection(engine) as conn:
+        creators = conn.execute(select(Creator.__table__).order_by(Creator.id)).all()
+        profiles = conn.execute(select(Profile.__table__).order_by(Profile.id)).all()
+    return [tuple(r) for r in creators] + [tuple(r) for r in profiles]
+
+
+def test_export_then_import_is_lossless(exported: Path) -> None:
+    _url, engine = _empty_store()
+    report = import_jsonl(engine, exported)
+    assert (report.lines, report.created, report.bad_count) == (300, 300, 0)
+    assert _export(engine) == exported.read_bytes()
+    engine.dispose()
+
+
+def test_import_twice_changes_nothing(exported: Path) -> None:
+    _url, engine = _empty_store()
+    import_jsonl(engine, exported)
+    before = _dump(engine)
+    again = import_jsonl(engine, exported)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 300)
+    assert _dump(engine) == before
+    engine.dispose()
+
+
+def test_renamed_handle_is_the_same_creator(exported: Path, tmp_path: Path) -> None:
+    _url, engine = _empty_store()
+    import_jsonl(engine, exported)
+    line = next(
+        record
+        for record in map(json.loads, exported.read_text().splitlines())
+        if "instagram" in record
+    )
+    old = line["instagram"]["username"].lower()
+    line.pop("external_id")  # only the platform user id can tell it is the same account
+    line["instagram"]["username"] = "renamed_account_77"
+    path = tmp_path / "rename.jsonl"
+    path.write_bytes(orjson.dumps(line) + b"\n")
+    report = import_jsonl(engine, path)
+    assert (report.created, report.updated) == (0, 1)
+    with read_connection(engine) as conn:
+        assert raw_blocks(conn, "instagram", [old]) == {}
+        assert "renamed_account_77" in raw_blocks(conn, "instagram", ["renamed_account_77"])
+        creators = conn.execute(select(Creator.id)).all()
+    assert len(creators) == 300
+    engine.dispose()
+
+
+def test_gzip_input_is_recognised_by_content(exported: Path, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "store.data"  # no .gz suffix: detection is by magic bytes
+    path.write_bytes(gzip.compress(exported.read_bytes()))
+    _url, engine = _empty_store()
+    assert import_jsonl(engine, path).created == 300
+    engine.dispose()
+
+
+def test_bad_lines_are_reported_by_number_and_the_rest_imported(tmp_path: Path) -> None:
+    good = {"email": "a.b@example.com", "instagram": {"username": "good_one", "userid": "1"}}
+    lines = [
+        orjson.dumps(good).decode(),
+        "{not json",
+        "[1, 2]",
+        '{"email": "x@example.com"}',
+        '{"instagram": {"userid": "2"}}',
+        '{"instagram": {"username": "has space"}}',
+        "",
+        orjson.dumps({"tiktok": {"username": "fine_too", "user_id": "3"}}).decode(),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    _url, engine = _empty_store()
+    report = import_jsonl(engine, path)
+    assert report.created == 2
+    assert [b.split(":")[0] for b in report.bad] == [
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
+    ]
+    assert "not valid JSON" in report.bad[0]
+    assert "no platform block" in report.bad[2]
+    assert "username" in report.bad[3]
+    assert "space" in report.bad[4]
+    engine.dispose()
+
+
+def test_unknown_keys_and_audience_round_trip(tmp_path: Path) -> None:
+    line = {
+        "external_id": "crm-42",
+        "email": "Someone@Example.com",
+        "favourite_colour": "teal",
+        "youtube": {
+            "id": "UC" + "a" * 22,
+            "custom_url": "@SomeOne",
+            "subscriber_count": 1200,
+            "video_count": 3,
+            "channel_mood": {"calm": True},
+            "audience": {"audience_followers": {"success": False, "error": "empty_audience"}},
+        },
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(orjson.dumps(line) + b"\n")
+    _url, engine = _empty_store()
+    import_jsonl(engine, path)
+    exported = json.loads(_export(engine))
+    assert exported["external_id"] == "crm-42"
+    assert exported["favourite_colour"] == "teal"
+    assert exported["email"] == "Someone@Example.com"  # verbatim in the record
+    block = exported["youtube"]
+    for key, value in line["youtube"].items():  # type: ignore[attr-defined]
+        assert block[key] == value
+    with read_connection(engine) as conn:
+        stored = conn.execute(select(Creator.email)).scalar_one()
+    assert stored == "someone@example.com"  # normalised for lookups
+    engine.dispose()
+
+
+def test_cli_import_and_export(exported: Path, tmp_path: Path) -> None:
+    url = fresh_database_url("jsonl_cli")
+    env = {
+        **os.environ,
+        "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
+        "CREATOR_ENRICH_DATABASE_URL": url,
+    }
+    cli = [sys.executable, "-m", "creator_enrich", "data"]
+    done = subprocess.run(
+        [*cli, "import", str(exported)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "300 created" in done.stdout
+    out = tmp_path / "back.jsonl.gz"
+    subprocess.run(
+        [*cli, "export", "--out", str(out)], env=env, capture_output=True, timeout=120, check=True
+    )
+    import gzip
+
+    assert gzip.decompress(out.read_bytes()) == exported.read_bytes()
+    missing = subprocess.run(
+        [*cli, "import", str(tmp_path / "nope.jsonl")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert "cannot read" in missing.stderr
