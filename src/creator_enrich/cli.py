@@ -305,27 +305,28 @@ def data_export(
 
 @data_app.command("index")
 def data_index() -> None:
-    """Build the lookalike indexes now (otherwise the first full batch builds them)."""
-    from creator_enrich.enrichment.lookalike_index import build_indexes
+    """Build (or rebuild) the lookalike indexes now, rather than on the first `full` request."""
+    import time
 
-    settings = get_settings()
+    from creator_enrich.enrichment.lookalikes import build_indexes
+
+    started = time.perf_counter()
     with Progress(
-        TextColumn("indexing {task.fields[platform]}"),
+        TextColumn("indexing {task.fields[platform]:<9}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         console=err,
     ) as progress:
         task = progress.add_task("index", total=None, platform="")
-        counts = build_indexes(
-            _engine(),
-            settings.data_dir,
-            lambda platform, done, total: progress.update(
-                task, completed=done, total=total, platform=platform
-            ),
-        )
+
+        def on_progress(platform: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=max(total, 1), platform=platform)
+
+        counts = build_indexes(_engine(), get_settings().data_dir, on_progress)
     for platform, count in counts.items():
-        out.print(f"{platform}: {count} profiles indexed")
+        out.print(f"{platform:<10} {count:>9} vectors")
+    out.print(f"indexed {sum(counts.values())} profiles in {time.perf_counter() - started:.1f}s")
 
 
 @batch_app.command("submit")

@@ -37,6 +37,7 @@ from creator_enrich.enrichment.fields import (
     PICTURE_KEY,
     RAW_FIELDS,
     USER_ID_KEY,
+    audience_countries,
 )
 
 EPOCH = date(2026, 1, 1)
@@ -535,9 +536,15 @@ class _Generator:
                     "raw_json": orjson.dumps(raw).decode(),
                     "full_json": orjson.dumps(full).decode(),
                     "audience_json": None if audience is None else orjson.dumps(audience).decode(),
+                    "audience_countries": _countries_json(audience),
                 }
             )
         return creator_row, profile_rows
+
+
+def _countries_json(audience: dict[str, Any] | None) -> str | None:
+    weights = audience_countries(audience)
+    return None if weights is None else orjson.dumps(weights).decode()
 
 
 def _make_batch(seed: int, start: int, stop: int) -> tuple[list[Any], list[Any], int]:

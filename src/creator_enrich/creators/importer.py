@@ -37,6 +37,7 @@ from creator_enrich.enrichment.fields import (
     RAW_FIELDS,
     USER_ID_KEY,
     USERNAME_KEY,
+    audience_countries,
 )
 
 BATCH_LINES = 1000
@@ -45,7 +46,7 @@ MAX_REPORTED = 1000
 PROFILE_VALUES = (
     "username", "handle_key", "platform_user_id", "full_name", "followers",
     "engagement_percent", "profile_url", "picture", "niche", "country",
-    "raw_json", "full_json", "audience_json", "extra_json",
+    "raw_json", "full_json", "audience_json", "audience_countries", "extra_json",
 )  # fmt: skip
 
 
@@ -118,6 +119,7 @@ def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
     known = set(RAW_FIELDS[platform]) | set(FULL_FIELDS[platform]) | {"audience"}
     extra = {k: v for k, v in block.items() if k not in known}
     audience = block.get("audience")
+    countries = audience_countries(audience)
     return {
         "platform": platform,
         "username": username[:200],
@@ -133,6 +135,7 @@ def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
         "raw_json": _dumps({k: block.get(k) for k in RAW_FIELDS[platform]}),
         "full_json": _dumps({k: block.get(k) for k in FULL_FIELDS[platform]}),
         "audience_json": None if audience is None else _dumps(audience),
+        "audience_countries": None if countries is None else _dumps(countries),
         "extra_json": _dumps(extra) if extra else None,
     }
 

@@ -180,7 +180,8 @@ class Profile(Base):
     ``raw_json`` and ``full_json`` are the block projected on the raw and full key lists;
     ``audience_json`` the audience block (Instagram, TikTok, YouTube); ``extra_json`` any keys an
     import carried beyond both lists, kept so that export gives back what was imported.
-    ``niche`` and ``country`` feed the lookalike index.
+    ``niche``, ``country`` and ``audience_countries`` (the audience's country weights, a small
+    JSON object) feed the lookalike index without decoding the audience block.
     """
 
     __tablename__ = "profiles"
@@ -202,6 +203,7 @@ class Profile(Base):
     picture: Mapped[str | None] = mapped_column(Text)
     niche: Mapped[str | None] = mapped_column(String(50))
     country: Mapped[str | None] = mapped_column(String(2))
+    audience_countries: Mapped[str | None] = mapped_column(Text)
     raw_json: Mapped[str] = mapped_column(Text)
     full_json: Mapped[str | None] = mapped_column(Text)
     audience_json: Mapped[str | None] = mapped_column(Text)

@@ -485,3 +485,14 @@ SECONDARY_FIELDS: tuple[str, ...] = (
     "is_verified",
     "profile_picture",
 )
+
+
+def audience_countries(audience: object) -> dict[str, float] | None:
+    """The followers' country weights from an audience block, for the lookalike features."""
+    try:
+        data = audience["audience_followers"]["data"]  # type: ignore[index]
+        countries = data["audience_geo"]["countries"]
+        weights = {str(c["code"]): float(c["weight"]) for c in countries}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return weights or None

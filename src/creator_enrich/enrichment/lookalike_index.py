@@ -47,13 +47,9 @@ PAGE = 5000
 RECHECK_SECONDS = 30.0
 
 
-def _geo(country: str | None, audience_json: str | None) -> dict[str, float]:
-    if audience_json:
-        try:
-            data = orjson.loads(audience_json)["audience_followers"]["data"]
-            weights = {c["code"]: float(c["weight"]) for c in data["audience_geo"]["countries"]}
-        except (KeyError, TypeError, ValueError):
-            weights = {}
+def _geo(country: str | None, audience_countries: str | None) -> dict[str, float]:
+    if audience_countries:
+        weights: dict[str, float] = orjson.loads(audience_countries)
         if weights:
             return weights
     return {country: 1.0} if country else {}
@@ -64,13 +60,13 @@ def features(
     country: str | None,
     followers: int,
     engagement: float | None,
-    audience_json: str | None = None,
+    audience_countries: str | None = None,
 ) -> np.ndarray[Any, np.dtype[np.float32]]:
     vector = np.zeros(DIMS, dtype=np.float32)
     if niche in NICHES:
         vector[NICHES.index(niche)] = NICHE_WEIGHT
     offset = len(NICHES)
-    geo = _geo(country, audience_json)
+    geo = _geo(country, audience_countries)
     known = sum(w for code, w in geo.items() if code in COUNTRIES)
     for code, weight in geo.items():
         if code in COUNTRIES:
@@ -113,7 +109,7 @@ def _rows(engine: Engine, platform: str) -> Iterator[list[Any]]:
                     Profile.country,
                     Profile.followers,
                     Profile.engagement_percent,
-                    Profile.audience_json,
+                    Profile.audience_countries,
                 )
                 .where(Profile.platform == platform, Profile.id > after)
                 .order_by(Profile.id)
@@ -146,7 +142,9 @@ def build_index(
         keys = np.fromiter((r.id for r in page), dtype=np.uint64, count=len(page))
         vectors = np.vstack(
             [
-                features(r.niche, r.country, r.followers, r.engagement_percent, r.audience_json)
+                features(
+                    r.niche, r.country, r.followers, r.engagement_percent, r.audience_countries
+                )
                 for r in page
             ]
         )

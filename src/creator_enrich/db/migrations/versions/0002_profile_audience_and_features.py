@@ -21,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("profiles", schema=None) as batch_op:
         batch_op.add_column(sa.Column("niche", sa.String(length=50), nullable=True))
         batch_op.add_column(sa.Column("country", sa.String(length=2), nullable=True))
+        batch_op.add_column(sa.Column("audience_countries", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("audience_json", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("extra_json", sa.Text(), nullable=True))
 
@@ -30,5 +31,6 @@ def downgrade() -> None:
     with op.batch_alter_table("profiles", schema=None) as batch_op:
         batch_op.drop_column("extra_json")
         batch_op.drop_column("audience_json")
+        batch_op.drop_column("audience_countries")
         batch_op.drop_column("country")
         batch_op.drop_column("niche")
