@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck pytest clean
+.PHONY: install demo serve cluster test lint typecheck pytest clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ demo: install
 serve: install
 	bash scripts/serve.sh
 
+# PostgreSQL + Redis + API + 2 worker processes on loopback; Ctrl-C stops them all.
+cluster: install
+	bash scripts/cluster.sh run
+
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
@@ -34,4 +38,4 @@ pytest: install
 test: lint typecheck pytest
 
 clean:
-	rm -rf demo-data demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo-data demo-out cluster-data .pytest_cache .mypy_cache .ruff_cache
