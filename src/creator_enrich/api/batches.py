@@ -23,6 +23,7 @@ from creator_enrich.api.schemas import (
 from creator_enrich.batches import links, service, states
 from creator_enrich.batches.create_form import FORM_FIELDS, parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
+from creator_enrich.config import MODES, PLATFORMS
 from creator_enrich.errors import PayloadTooLarge, ValidationFailed
 
 PREFIX = "/public/v1/enrichment/batch"
@@ -50,36 +51,13 @@ CREATE_BODY = {
                             "format": "binary",
                             "description": "CSV, max 10 MB, one column of handles or emails",
                         },
-                        "enrichment_mode": {
-                            "type": "string",
-                            "enum": ["raw", "full", "basic", "advanced"],
-                        },
-                        "platform": {
-                            "type": "string",
-                            "enum": [
-                                "instagram",
-                                "youtube",
-                                "tiktok",
-                                "twitter",
-                                "twitch",
-                                "onlyfans",
-                            ],
-                        },
+                        "enrichment_mode": {"type": "string", "enum": list(MODES)},
+                        "platform": {"type": "string", "enum": list(PLATFORMS)},
                         "metadata": {"type": "string", "description": "a JSON object"},
                         "email_required": {"type": "string", "enum": ["must_have", "preferred"]},
                         "include_lookalikes": {"type": "string", "enum": ["true", "false"]},
                         "include_audience_data": {"type": "string", "enum": ["true", "false"]},
-                        "exclude_platforms": {
-                            "type": "string",
-                            "enum": [
-                                "instagram",
-                                "youtube",
-                                "tiktok",
-                                "twitter",
-                                "twitch",
-                                "onlyfans",
-                            ],
-                        },
+                        "exclude_platforms": {"type": "string", "enum": list(PLATFORMS)},
                         "min_followers": {"type": "integer", "minimum": 0},
                     },
                 }
