@@ -308,7 +308,7 @@ def data_index() -> None:
     """Build (or rebuild) the lookalike indexes now, rather than on the first `full` request."""
     import time
 
-    from creator_enrich.enrichment.lookalikes import build_indexes
+    from creator_enrich.enrichment.lookalike_index import build_indexes
 
     started = time.perf_counter()
     with Progress(
