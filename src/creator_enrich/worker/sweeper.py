@@ -39,7 +39,10 @@ class Sweeper:
         )
 
     def start(self) -> None:
-        sweep_once(self.settings, everything=self.settings.is_memory_broker)
+        try:
+            sweep_once(self.settings, everything=self.settings.is_memory_broker)
+        except Exception:  # the database may be down at start; the periodic pass will retry
+            log.exception("start-up sweep failed; will retry")
         self._thread.start()
 
     def _run(self) -> None:
