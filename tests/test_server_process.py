@@ -245,3 +245,51 @@ def _account_id(engine: Any) -> int:
 
     with read_connection(engine) as conn:
         return int(conn.execute(select(Account.id).where(Account.name == "ops")).scalar_one())
+
+
+def test_two_api_processes_behind_one_database_agree(
+    env: dict[str, str], admin: dict[str, str], tmp_path: Path
+) -> None:
+    """A second API process (no worker of its own) sees the same batches, progress and files."""
+    headers = {"Authorization": f"Bearer {admin['key']}"}
+    sample = _cli(env, "data", "sample", "--platform", "twitch", "--count", "100").stdout.split()
+    csv_path = tmp_path / "shared.csv"
+    _ghost_csv(csv_path, sample, 8000)
+    first, second = Server(env), Server({**env, "CREATOR_ENRICH_EMBEDDED_WORKER": "false"})
+    first.start()
+    second.start()
+    try:
+        with csv_path.open("rb") as handle:
+            created = httpx.post(
+                f"{first.url}/public/v1/enrichment/batch/",
+                headers=headers,
+                data={"enrichment_mode": "raw", "platform": "twitch"},
+                files={"file": ("shared.csv", handle, "text/csv")},
+                timeout=60,
+            ).json()
+        path = f"/public/v1/enrichment/batch/{created['batch_id']}/status/"
+        while True:  # read A, B, A: B's progress always lies between A's two readings
+            before = httpx.get(first.url + path, headers=headers).json()
+            middle = httpx.get(second.url + path, headers=headers).json()
+            after = httpx.get(first.url + path, headers=headers).json()
+            assert before["processed_rows"] <= middle["processed_rows"] <= after["processed_rows"]
+            if after["status"] == "finished":
+                break
+            time.sleep(0.05)
+        final_a = httpx.get(first.url + path, headers=headers).json()
+        final_b = httpx.get(second.url + path, headers=headers).json()
+        assert final_a == final_b
+        assert final_b["success_count"] == 100
+        results = f"/public/v1/enrichment/batch/{created['batch_id']}/?format=json"
+        body_a = httpx.get(first.url + results, headers=headers, timeout=60).content
+        body_b = httpx.get(second.url + results, headers=headers, timeout=60).content
+        assert body_a == body_b
+        link = httpx.get(
+            f"{first.url}/public/v1/enrichment/batch/{created['batch_id']}/download/",
+            headers=headers,
+        ).json()["download_url"]
+        on_b = httpx.get(link.replace(first.url, second.url), timeout=60)
+        assert on_b.status_code == 200  # a link signed by one process works on the other
+    finally:
+        second.stop()
+        first.stop()
