@@ -42,6 +42,13 @@ def process_chunk_task(batch_id: str, chunk_no: int) -> None:
 
 
 def enqueue_chunks(batch_id: str, chunk_nos: Iterable[int]) -> None:
-    """Send one message per chunk. Called only after the transaction that created them commits."""
-    for chunk_no in chunk_nos:
-        process_chunk_task.send(batch_id, chunk_no)
+    """Send one message per chunk. Called only after the transaction that created them commits.
+
+    A broker that is down does not fail the request: the chunks are stored as queued, and the
+    sweeper sends them again once the broker is back.
+    """
+    try:
+        for chunk_no in chunk_nos:
+            process_chunk_task.send(batch_id, chunk_no)
+    except Exception:
+        log.exception("could not send chunks of %s; the sweeper will send them", batch_id)
