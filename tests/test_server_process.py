@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,113 +14,19 @@ from sqlalchemy import func, select
 
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import BatchResult, BatchRow, LedgerEntry
-from tests.databases import BROKER_URL, fresh_database_url
 from tests.helpers import assert_money_invariants
-
-CLI = [sys.executable, "-m", "creator_enrich"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import Server, admin_flow, cli, ghost_csv, server_env
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    data = tmp_path_factory.mktemp("server")
-    return {
-        **os.environ,
-        "CREATOR_ENRICH_DATA_DIR": str(data),
-        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("server"),
-        # Its own Redis database, so that the in-test worker never sees these messages.
-        "CREATOR_ENRICH_BROKER_URL": BROKER_URL.replace("/0", "/2"),
-        "CREATOR_ENRICH_CHUNK_SIZE": "25",
-        "CREATOR_ENRICH_WORKER_THREADS": "2",
-        "CREATOR_ENRICH_LEASE_SECONDS": "3",
-        "CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS": "1",
-    }
-
-
-EMBEDDED = BROKER_URL.startswith("memory://")
-
-
-def _cli(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, input=stdin, timeout=300
-    )
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
-
-
-class Server:
-    """The API process, plus `creator-enrich worker` processes when the broker is Redis."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.workers: subprocess.Popen[bytes] | None = None
-
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [*CLI, *args],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: kill -9 reaches every child
-        )
-
-    def start(self) -> None:
-        self.proc = self._spawn("serve", "--port", str(self.port), "--log-level", "warning")
-        if not EMBEDDED:
-            self.start_workers()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    def start_workers(self) -> None:
-        self.workers = self._spawn("worker", "--processes", "2", "--threads", "2")
-
-    def kill_processing(self) -> None:
-        """kill -9 whatever runs the chunks: the API process (embedded) or the workers."""
-        target = self.proc if EMBEDDED else self.workers
-        assert target is not None
-        os.killpg(target.pid, signal.SIGKILL)
-        target.wait(timeout=10)
-
-    def restart_processing(self) -> None:
-        if EMBEDDED:
-            self.start()
-        else:
-            self.start_workers()
-
-    def stop(self) -> None:
-        for proc in (self.workers, self.proc):
-            if proc and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+    return server_env(tmp_path_factory.mktemp("server"), "server", redis_db=2)
 
 
 @pytest.fixture(scope="module")
 def admin(env: dict[str, str]) -> dict[str, str]:
     """The CLI flow an operator follows: schema, data, account, key, credits."""
-    _cli(env, "db", "upgrade")
-    _cli(env, "data", "generate", "--creators", "1500", "--seed", "5")
-    _cli(env, "accounts", "create", "ops", "--credits", "10")
-    key = _cli(env, "keys", "create", "ops").stdout
-    assert key.count("\n") == 1 and key.startswith("ce_")  # only the key on stdout
-    granted = _cli(env, "credits", "grant", "ops", "40.5")
-    assert "balance 50.5" in granted.stderr
-    return {"key": key.strip()}
+    return {"key": admin_flow(env)}
 
 
 @pytest.fixture
@@ -139,14 +40,14 @@ def server(env: dict[str, str], admin: dict[str, str]) -> Iterator[Server]:
 def test_cli_submit_waits_and_saves_results(
     env: dict[str, str], admin: dict[str, str], server: Server, tmp_path: Path
 ) -> None:
-    sample = _cli(env, "data", "sample", "--platform", "tiktok", "--count", "30").stdout.split()
+    sample = cli(env, "data", "sample", "--platform", "tiktok", "--count", "30").stdout.split()
     assert len(sample) == 30
-    emails = _cli(env, "data", "sample", "--emails", "--count", "5").stdout.split()
+    emails = cli(env, "data", "sample", "--emails", "--count", "5").stdout.split()
     assert all("@" in e for e in emails)
     csv_path = tmp_path / "in.csv"
     csv_path.write_text("handle\n" + "\n".join([*sample, "nobody_here_1"]) + "\n")
     out = tmp_path / "out"
-    result = _cli(
+    result = cli(
         env,
         "batch",
         "submit",
@@ -169,18 +70,14 @@ def test_cli_submit_waits_and_saves_results(
     assert saved == [".csv", ".json"]
 
 
-def _ghost_csv(path: Path, sample: list[str], ghosts: int) -> None:
-    path.write_text("handle\n" + "\n".join(sample + [f"ghost_{i}" for i in range(ghosts)]) + "\n")
-
-
 def test_kill_9_mid_batch_then_restart_finishes_once(
     env: dict[str, str], admin: dict[str, str], tmp_path: Path
 ) -> None:
     engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
     headers = {"Authorization": f"Bearer {admin['key']}"}
-    sample = _cli(env, "data", "sample", "--platform", "instagram", "--count", "300").stdout.split()
+    sample = cli(env, "data", "sample", "--platform", "instagram", "--count", "300").stdout.split()
     csv_path = tmp_path / "big.csv"
-    _ghost_csv(csv_path, sample, 30_000)  # ~1,200 chunks of 25: long enough to interrupt
+    ghost_csv(csv_path, sample, 30_000)  # ~1,200 chunks of 25: long enough to interrupt
 
     srv = Server(env)
     srv.start()
@@ -252,9 +149,9 @@ def test_two_api_processes_behind_one_database_agree(
 ) -> None:
     """A second API process (no worker of its own) sees the same batches, progress and files."""
     headers = {"Authorization": f"Bearer {admin['key']}"}
-    sample = _cli(env, "data", "sample", "--platform", "twitch", "--count", "100").stdout.split()
+    sample = cli(env, "data", "sample", "--platform", "twitch", "--count", "100").stdout.split()
     csv_path = tmp_path / "shared.csv"
-    _ghost_csv(csv_path, sample, 8000)
+    ghost_csv(csv_path, sample, 8000)
     first, second = Server(env), Server({**env, "CREATOR_ENRICH_EMBEDDED_WORKER": "false"})
     first.start()
     second.start()

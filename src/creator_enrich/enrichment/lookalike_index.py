@@ -175,20 +175,23 @@ def build_indexes(
 _build_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
-def _index_for(engine: Engine, data_dir: Path, platform: str) -> Any:
-    """The current index: loaded once, re-checked against the store every 30 s."""
+def _index_for(engine: Engine, data_dir: Path, platform: str, newest_id: int = 0) -> Any:
+    """The current index: loaded once, re-checked against the store every 30 s, and at once
+    when asked about a profile newer than the index (a creator imported a moment ago)."""
     from usearch.index import Index
 
     key = (str(data_dir), platform)
     with _lock:
         loaded = _loaded.get(key)
         build_lock = _build_locks.setdefault(key, threading.Lock())
-    if loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS:
+    fresh = loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS
+    if loaded and fresh and newest_id <= loaded.max_id:
         return loaded.index
     with build_lock:  # one thread checks or builds; the others wait for its result
         with _lock:
             loaded = _loaded.get(key)
-        if loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS:
+        fresh = loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS
+        if loaded and fresh and newest_id <= loaded.max_id:
             return loaded.index
         state = _store_state(engine, platform)
         if loaded and (loaded.count, loaded.max_id) == state:
@@ -215,7 +218,7 @@ def lookalikes_for(
     """Up to k lookalikes per profile, most similar first, never the profile itself."""
     if not profile_ids:
         return {}
-    index = _index_for(engine, data_dir, platform)
+    index = _index_for(engine, data_dir, platform, newest_id=max(profile_ids))
     keys = np.asarray(profile_ids, dtype=np.uint64)
     present = [int(key) for key in keys if key in index]
     if not present:

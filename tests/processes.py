@@ -1,0 +1,126 @@
+"""Real server and worker processes for tests: started, killed and restarted like in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.databases import BROKER_URL, fresh_database_url
+
+CLI = [sys.executable, "-m", "creator_enrich"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(data: Path, name: str, redis_db: int) -> dict[str, str]:
+    """Settings for server and worker processes on their own database and Redis database."""
+    return {
+        **os.environ,
+        "CREATOR_ENRICH_DATA_DIR": str(data),
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url(name),
+        # Its own Redis database, so that the in-test worker never sees these messages.
+        "CREATOR_ENRICH_BROKER_URL": BROKER_URL.replace("/0", f"/{redis_db}"),
+        "CREATOR_ENRICH_CHUNK_SIZE": "25",
+        "CREATOR_ENRICH_WORKER_THREADS": "2",
+        "CREATOR_ENRICH_LEASE_SECONDS": "3",
+        "CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS": "1",
+    }
+
+
+EMBEDDED = BROKER_URL.startswith("memory://")
+
+
+def cli(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, input=stdin, timeout=300
+    )
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+class Server:
+    """The API process, plus `creator-enrich worker` processes when the broker is Redis."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.workers: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*CLI, *args],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: kill -9 reaches every child
+        )
+
+    def start(self) -> None:
+        self.proc = self._spawn("serve", "--port", str(self.port), "--log-level", "warning")
+        if not EMBEDDED:
+            self.start_workers()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("server did not start")
+
+    def start_workers(self) -> None:
+        self.workers = self._spawn("worker", "--processes", "2", "--threads", "2")
+
+    def kill_processing(self) -> None:
+        """kill -9 whatever runs the chunks: the API process (embedded) or the workers."""
+        target = self.proc if EMBEDDED else self.workers
+        assert target is not None
+        os.killpg(target.pid, signal.SIGKILL)
+        target.wait(timeout=10)
+
+    def restart_processing(self) -> None:
+        if EMBEDDED:
+            self.start()
+        else:
+            self.start_workers()
+
+    def stop(self) -> None:
+        for proc in (self.workers, self.proc):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+
+
+def admin_flow(env: dict[str, str], creators: int = 1500) -> str:
+    """What an operator does first: schema, data, account, key, credits. Returns the key."""
+    cli(env, "db", "upgrade")
+    cli(env, "data", "generate", "--creators", str(creators), "--seed", "5")
+    cli(env, "accounts", "create", "ops", "--credits", "10")
+    key = cli(env, "keys", "create", "ops").stdout
+    assert key.count("\n") == 1
+    assert key.startswith("ce_")  # only the key on stdout
+    granted = cli(env, "credits", "grant", "ops", "40.5")
+    assert "balance 50.5" in granted.stderr
+    return key.strip()
+
+
+def ghost_csv(path: Path, sample: list[str], ghosts: int) -> None:
+    """Known handles followed by many unknown ones: work that takes long enough to interrupt."""
+    path.write_text(
+        "handle\n" + "\n".join([*sample, *(f"ghost_{i}" for i in range(ghosts))]) + "\n"
+    )
