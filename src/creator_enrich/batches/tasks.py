@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
+from sqlalchemy.exc import OperationalError
 
 from creator_enrich.worker.broker import ensure_broker
 
@@ -27,6 +28,11 @@ def process_chunk_task(batch_id: str, chunk_no: int) -> None:
     engine = get_engine(settings.resolved_database_url)
     try:
         process_chunk(engine, batch_id, chunk_no, settings.lease_seconds, settings.data_dir)
+    except OperationalError:
+        # The database is unreachable: not this chunk's fault, so it never ends as `failed`.
+        # Dramatiq retries; if the outage outlasts the retries, the chunk's lease expires and
+        # the sweeper sends it again once the database is back.
+        raise
     except Exception as exc:
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else 0
