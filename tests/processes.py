@@ -83,8 +83,10 @@ class Server:
                 time.sleep(0.1)
         raise AssertionError("server did not start")
 
-    def start_workers(self) -> None:
-        self.workers = self._spawn("worker", "--processes", "2", "--threads", "2")
+    def start_workers(self, processes: int = 2, threads: int = 2) -> None:
+        self.workers = self._spawn(
+            "worker", "--processes", str(processes), "--threads", str(threads)
+        )
 
     def kill_processing(self) -> None:
         """kill -9 whatever runs the chunks: the API process (embedded) or the workers."""
