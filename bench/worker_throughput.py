@@ -16,11 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from tests.processes import Server, admin_flow, cli, ghost_csv  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +38,13 @@ def main() -> None:
         capture_output=True,
         text=True,
     ).stdout
-    env = dict(os.environ)
     for line in started.splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value
+        os.environ[name] = value
+    # Read by tests.processes when imported: the stack is PostgreSQL + Redis.
+    from tests.processes import Server, admin_flow, cli, ghost_csv
+
+    env = dict(os.environ)
     env.update(
         CREATOR_ENRICH_DATA_DIR=str(work / "data"),
         CREATOR_ENRICH_DATABASE_URL=env["CREATOR_ENRICH_TEST_DATABASE_URL"],
@@ -72,7 +74,7 @@ def main() -> None:
     print(f"ratio     {figures[2][1] / figures[1][1]:.2f}x with 2 processes")
 
 
-def _run(srv: Server, key: str, path: Path) -> tuple[float, float]:
+def _run(srv: Any, key: str, path: Path) -> tuple[float, float]:
     import httpx
 
     headers = {"Authorization": f"Bearer {key}"}
