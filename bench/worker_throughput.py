@@ -78,14 +78,7 @@ def _run(srv: Any, key: str, path: Path) -> tuple[float, float]:
     import httpx
 
     headers = {"Authorization": f"Bearer {key}"}
-    with path.open("rb") as handle:
-        created = httpx.post(
-            f"{srv.url}/public/v1/enrichment/batch/",
-            headers=headers,
-            data={"enrichment_mode": "raw", "platform": "instagram"},
-            files={"file": ("batch.csv", handle, "text/csv")},
-            timeout=120,
-        ).json()
+    created = srv.submit(key, path, "instagram")
     started = time.perf_counter()
     url = f"{srv.url}/public/v1/enrichment/batch/{created['batch_id']}/status/"
     while httpx.get(url, headers=headers).json()["status"] != "finished":

@@ -83,6 +83,19 @@ class Server:
                 time.sleep(0.1)
         raise AssertionError("server did not start")
 
+    def submit(self, key: str, path: Path, platform: str) -> dict[str, object]:
+        """Upload a CSV for raw enrichment through the real HTTP API; the create answer."""
+        with path.open("rb") as handle:
+            response = httpx.post(
+                f"{self.url}/public/v1/enrichment/batch/",
+                headers={"Authorization": f"Bearer {key}"},
+                data={"enrichment_mode": "raw", "platform": platform},
+                files={"file": (path.name, handle, "text/csv")},
+                timeout=120,
+            )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
     def start_workers(self, processes: int = 2, threads: int = 2) -> None:
         self.workers = self._spawn(
             "worker", "--processes", str(processes), "--threads", str(threads)

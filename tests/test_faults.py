@@ -50,16 +50,7 @@ def big_csv(env: dict[str, str], key: str, tmp_path_factory: pytest.TempPathFact
 
 
 def _submit(srv: Server, key: str, path: Path) -> str:
-    with path.open("rb") as handle:
-        response = httpx.post(
-            f"{srv.url}/public/v1/enrichment/batch/",
-            headers={"Authorization": f"Bearer {key}"},
-            data={"enrichment_mode": "raw", "platform": "youtube"},
-            files={"file": ("big.csv", handle, "text/csv")},
-            timeout=60,
-        )
-    assert response.status_code == 200, response.text
-    return str(response.json()["batch_id"])
+    return str(srv.submit(key, path, "youtube")["batch_id"])
 
 
 def _status(srv: Server, key: str, batch_id: str) -> httpx.Response:

@@ -81,16 +81,7 @@ def test_kill_9_mid_batch_then_restart_finishes_once(
 
     srv = Server(env)
     srv.start()
-    with csv_path.open("rb") as handle:
-        created = httpx.post(
-            f"{srv.url}/public/v1/enrichment/batch/",
-            headers=headers,
-            data={"enrichment_mode": "raw", "platform": "instagram"},
-            files={"file": ("big.csv", handle, "text/csv")},
-            timeout=60,
-        )
-    assert created.status_code == 200, created.text
-    batch_id = created.json()["batch_id"]
+    batch_id = srv.submit(admin["key"], csv_path, "instagram")["batch_id"]
     status_url = f"{srv.url}/public/v1/enrichment/batch/{batch_id}/status/"
     while True:
         status = httpx.get(status_url, headers=headers).json()
@@ -156,14 +147,7 @@ def test_two_api_processes_behind_one_database_agree(
     first.start()
     second.start()
     try:
-        with csv_path.open("rb") as handle:
-            created = httpx.post(
-                f"{first.url}/public/v1/enrichment/batch/",
-                headers=headers,
-                data={"enrichment_mode": "raw", "platform": "twitch"},
-                files={"file": ("shared.csv", handle, "text/csv")},
-                timeout=60,
-            ).json()
+        created = first.submit(admin["key"], csv_path, "twitch")
         path = f"/public/v1/enrichment/batch/{created['batch_id']}/status/"
         while True:  # read A, B, A: B's progress always lies between A's two readings
             before = httpx.get(first.url + path, headers=headers).json()
