@@ -115,10 +115,16 @@ class Server:
             self.start_workers()
 
     def stop(self) -> None:
+        """SIGTERM, as an operator would; SIGKILL what has not exited 20 s later."""
         for proc in (self.workers, self.proc):
-            if proc and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
 def admin_flow(env: dict[str, str], creators: int = 1500) -> str:
