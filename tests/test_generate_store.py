@@ -127,3 +127,23 @@ def test_audience_is_consistent_with_niche_and_country(store: Any) -> None:
         female_share.setdefault(p.niche, []).append(genders["FEMALE"])
     assert statistics.mean(female_share["beauty"]) > 0.7
     assert statistics.mean(female_share["gaming"]) < 0.3
+
+
+def test_handles_never_collide_across_creators() -> None:
+    from creator_enrich.creators.generate import _Generator
+
+    gen = _Generator(3)
+    for platform in RAW_FIELDS:
+        handles = [gen.handle(platform, "emma", "smith", index) for index in range(30_000)]
+        assert len(set(handles)) == len(handles), platform
+
+
+def test_the_store_takes_new_creators_after_generation(store: Any) -> None:
+    """Generated ids are explicit; a creator added afterwards still gets a free id."""
+    from sqlalchemy import insert
+
+    from creator_enrich.db.engine import write_transaction
+
+    with write_transaction(store) as conn:
+        new_id = conn.execute(insert(Creator).values(data="{}").returning(Creator.id)).scalar_one()
+    assert new_id > CREATORS

@@ -298,9 +298,13 @@ class _Generator:
         else:
             base = f"{first}{sep}{rng.choice(WORDS)}"
         # The creator's index makes the handle unique with no shared state, so batches can be
-        # generated in parallel processes and still never collide.
+        # generated in parallel processes and still never collide. The index is the handle's
+        # trailing run of digits: a base that ends in a digit ("emma7") is kept apart from it
+        # by "_", otherwise "emma7" + "23" and "emma72" + "3" would meet.
         suffix = str(index)
-        return base[: MAX_HANDLE[platform] - len(suffix)] + suffix
+        base = base[: MAX_HANDLE[platform] - len(suffix) - 1]
+        joiner = "_" if base[-1:].isdigit() else ""
+        return base + joiner + suffix
 
     def user_id(self, platform: str) -> str:
         if platform == "youtube":
@@ -602,6 +606,14 @@ def generate_store(
             )
             for (_start, stop), batch in zip(bounds, batches, strict=True):
                 write(batch, stop)
+    if engine.dialect.name == "postgresql":
+        # Creator ids were given explicitly: move the id sequence past them, or the next
+        # imported creator would be handed an id that is already taken.
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('creators', 'id'), "
+                "(SELECT COALESCE(MAX(id), 1) FROM creators))"
+            )
     return GenerateStats(
         creators=creators,
         profiles=profiles_total,
