@@ -66,9 +66,5 @@ class PayloadTooLarge(ServiceError):
     status_code = 413
 
 
-class Unavailable(ServiceError):
-    status_code = 503
-
-
 class PaymentRequired(ServiceError):
     status_code = 402

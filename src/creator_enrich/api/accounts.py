@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter, Response
 
 from creator_enrich.api.deps import CallerDep, EngineDep
 from creator_enrich.api.schemas import Credits, ErrorBody
 from creator_enrich.credits.ledger import balance
+from creator_enrich.db.types import plain_decimal
 
 router = APIRouter(prefix="/public/v1", tags=["Account"])
 
 
-def _number(value: Decimal) -> str:
-    """A JSON number written from the Decimal itself, so no float rounding ever shows."""
-    return format(value.normalize(), "f") if value else "0"
-
-
 def credits(caller: CallerDep, engine: EngineDep) -> Response:
     current = balance(engine, caller.account_id)
+    # JSON numbers written from the Decimals themselves, so no float rounding ever shows.
     body = (
-        f'{{"credits_available":{_number(current.available)},'
-        f'"credits_used":{_number(current.used)}}}'
+        f'{{"credits_available":{plain_decimal(current.available)},'
+        f'"credits_used":{plain_decimal(current.used)}}}'
     )
     return Response(body, media_type="application/json")
 

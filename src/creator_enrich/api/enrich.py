@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep
 from creator_enrich.api.schemas import ErrorBody
+from creator_enrich.db.types import plain_decimal
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.single import enrich_one
 
@@ -75,7 +76,7 @@ async def _answer(
     engine: Any, settings: Any, caller: Any, options: EnrichOptions, value: str
 ) -> Response:
     single = await run_in_threadpool(enrich_one, engine, settings, caller, options, value)
-    cost = format(single.credits_cost.normalize(), "f")
+    cost = plain_decimal(single.credits_cost)
     body = f'{{"result":{single.result},"credits_cost":{cost},"trial_searches_left":0}}'
     return Response(body, media_type="application/json")
 

@@ -18,7 +18,7 @@ from creator_enrich.batches.tasks import enqueue_chunks
 from creator_enrich.config import Settings
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchRow
-from creator_enrich.db.types import utcnow
+from creator_enrich.db.types import plain_decimal, utcnow
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 INSERT_SLICE = 5000
@@ -34,7 +34,7 @@ def iso(value: datetime | None) -> str | None:
 
 def format_credits(value: Any) -> str:
     """Credits as a decimal string with at least two places ("310.00", "0.03", "1.125")."""
-    text = format(value.normalize(), "f") if value else "0"
+    text = plain_decimal(value)
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
 

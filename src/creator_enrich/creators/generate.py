@@ -264,7 +264,7 @@ def _block_fills(platform: str) -> dict[str, Fill]:
 
 
 @cache
-def _fill_for(template_key: str, platform: str) -> Fill:
+def _post_fill(platform: str) -> Fill:
     posts = _shape_block(platform).get("post_data") or [None]
     return _compile(posts[0])
 
@@ -424,7 +424,7 @@ class _Generator:
                 }
                 for d in (1, 4, 9)
             ]
-        fill = _fill_for("post", platform)
+        fill = _post_fill(platform)
         return [fill(self.rng, scale) for _ in range(3)]
 
     def creator(self, index: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:

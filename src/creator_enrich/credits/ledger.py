@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Account, LedgerEntry
@@ -109,11 +109,3 @@ def _balance(conn: Connection, account_id: int) -> Balance:
 def balance(engine: Engine, account_id: int) -> Balance:
     with read_connection(engine) as conn:
         return _balance(conn, account_id)
-
-
-def ledger_sum(engine: Engine, account_id: int) -> Decimal:
-    with read_connection(engine) as conn:
-        total = conn.execute(
-            select(func.sum(LedgerEntry.amount)).where(LedgerEntry.account_id == account_id)
-        ).scalar_one()
-    return Decimal(total or 0)

@@ -20,6 +20,11 @@ def to_micros(amount: Decimal) -> int:
     return int(micros)
 
 
+def plain_decimal(amount: Decimal) -> str:
+    """An amount as exact plain text ("627.13", "0", "10"): never an exponent, never a float."""
+    return format(amount.normalize(), "f") if amount else "0"
+
+
 def from_micros(micros: int) -> Decimal:
     return (Decimal(micros) / MICROS).normalize() if micros else Decimal(0)
 
