@@ -40,8 +40,15 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
 
-    # Downloads
+    # Downloads and retention
     download_link_ttl_seconds: int = 3600
+    results_retention_days: float = 30.0  # then rows and results are deleted; 0 keeps them
+
+    # Abuse limits
+    rate_limit_per_minute: int = 300  # per account, all endpoints; 0 turns the limit off
+    rate_limit_storage_url: str | None = None  # default: the Redis broker, else process memory
+    rate_limit_key_prefix: str = "creator-enrich-rate"  # per deployment sharing one Redis
+    idempotency_key_hours: float = 24.0  # how long an Idempotency-Key replays its batch
 
     # Credit rates per enriched record (Decimal, exact)
     rate_raw: Decimal = Decimal("0.03")
@@ -68,6 +75,13 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'creator-enrich.db').resolve()}"
+
+    @property
+    def resolved_rate_limit_storage_url(self) -> str:
+        """Counts must be shared by every API process: Redis whenever the broker is Redis."""
+        if self.rate_limit_storage_url:
+            return self.rate_limit_storage_url
+        return "memory://" if self.is_memory_broker else self.broker_url
 
     @property
     def is_memory_broker(self) -> bool:

@@ -68,3 +68,13 @@ class PayloadTooLarge(ServiceError):
 
 class PaymentRequired(ServiceError):
     status_code = 402
+
+
+class IdempotencyMismatch(ServiceError):
+    """The Idempotency-Key was used before with a different request."""
+
+    status_code = 422
+
+
+class TooManyRequests(ServiceError):
+    status_code = 429

@@ -62,6 +62,8 @@ class ApiKey(Base):
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the key was rotated: it keeps working until then (the overlap period).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LedgerEntry(Base):
@@ -107,6 +109,22 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention period deleted the rows and results; the status stays readable.
+    results_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Base):
+    """A create request's ``Idempotency-Key``: a retry with the same body gets the same batch."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+    response_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class BatchRow(Base):
