@@ -28,6 +28,9 @@ os.environ["CREATOR_ENRICH_CHUNK_SIZE"] = "50"
 os.environ["CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS"] = "0.5"
 os.environ["CREATOR_ENRICH_REQUEUE_AFTER_SECONDS"] = "30"
 os.environ["CREATOR_ENRICH_MAX_CHUNK_RETRIES"] = "2"
+# Tests poll fast from one account; the rate-limit tests build their own app with the real limit.
+os.environ["CREATOR_ENRICH_RATE_LIMIT_PER_MINUTE"] = "1000000"
+os.environ["CREATOR_ENRICH_RATE_LIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
 
 from fastapi.testclient import TestClient
 

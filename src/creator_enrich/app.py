@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from creator_enrich import __version__
 from creator_enrich.api import accounts, batches, enrich, errors
 from creator_enrich.api.limits import BodySizeLimit
+from creator_enrich.api.rate_limits import RateLimiter, RateLimitHeaders
 from creator_enrich.batches import tasks
 from creator_enrich.config import Settings, get_settings
 from creator_enrich.db.engine import get_engine
@@ -53,8 +54,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             worker.stop(timeout=10_000)
 
 
+TOO_MANY = {
+    "description": "More requests than the account's limit per minute; see `Retry-After`",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """Declare our 400 validation body instead of FastAPI's unused 422."""
+    """Declare our 400 validation body instead of FastAPI's unused 422, and 429 everywhere."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -62,7 +69,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     for path in schema.get("paths", {}).values():
         for operation in path.values():
-            operation.get("responses", {}).pop("422", None)
+            responses = operation.setdefault("responses", {})
+            if responses.get("422", {}).get("description") == "Validation Error":
+                responses.pop("422")
+            responses.setdefault("429", TOO_MANY)
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     app.openapi_schema = schema
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     errors.install(app)
     app.include_router(batches.router)
     app.include_router(enrich.router)
@@ -94,5 +105,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_limit=settings.max_upload_bytes + 64 * 1024,
         default_limit=1024 * 1024,
     )
+    app.add_middleware(RateLimitHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -9,8 +9,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from creator_enrich.accounts.service import Caller, authenticate
+from creator_enrich.api.rate_limits import STATE_KEY, RateLimiter
 from creator_enrich.config import Settings
-from creator_enrich.errors import NotAuthenticated
+from creator_enrich.errors import Forbidden, NotAuthenticated
 
 bearer = HTTPBearer(auto_error=False, bearerFormat="API key", description="Your API key")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -28,7 +29,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 
 
+def count_request(request: Request, account_id: int) -> None:
+    """Count a request against the account's rate limit (429 past it)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    setattr(request.state, STATE_KEY, limiter.check(account_id))
+
+
 def require_caller(
+    request: Request,
     engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
@@ -37,7 +45,16 @@ def require_caller(
     caller = authenticate(engine, credentials.credentials)
     if caller is None:
         raise NotAuthenticated("Invalid API key.", headers=CHALLENGE)
+    count_request(request, caller.account_id)
+    return caller
+
+
+def require_writer(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
+    """A caller whose key may change things: a read-only key gets 403."""
+    if caller.read_only:
+        raise Forbidden("This API key is read-only: it cannot create, resume or delete batches.")
     return caller
 
 
 CallerDep = Annotated[Caller, Depends(require_caller)]
+WriterDep = Annotated[Caller, Depends(require_writer)]
