@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -86,11 +87,18 @@ def serve(
 
     from creator_enrich.app import create_app
     from creator_enrich.db.migrate import upgrade
+    from creator_enrich.log_redaction import uvicorn_log_config
 
     settings = get_settings()
     if migrate:
         upgrade(settings.resolved_database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=uvicorn_log_config(),
+    )
 
 
 @app.command()
@@ -167,6 +175,50 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'c
     except ServiceError as exc:
         raise _fail(exc.message) from exc
     err.print(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key id (after 'ce_')")],
+    overlap_hours: Annotated[
+        float, typer.Option(help="How long the old key keeps working", min=0)
+    ] = 24.0,
+) -> None:
+    """Issue a new key for the same account and rights; the old one expires after the overlap."""
+    from creator_enrich.accounts.service import rotate_api_key
+
+    try:
+        key, ends = rotate_api_key(_engine(), key_id, timedelta(hours=overlap_hours))
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    sys.stdout.write(key + "\n")
+    err.print(f"key {key_id} keeps working until {ends.isoformat(timespec='seconds')}")
+
+
+@keys_app.command("list")
+def keys_list(name: Annotated[str, typer.Argument(help="Account name")]) -> None:
+    """List an account's keys by their visible prefix (secrets are never stored or shown)."""
+    from creator_enrich.accounts.service import list_api_keys
+
+    try:
+        keys = list_api_keys(_engine(), name)
+    except ServiceError as exc:
+        raise _fail(exc.message) from exc
+    table = Table("prefix", "label", "rights", "created", "expires", "revoked")
+    for info in keys:
+        table.add_row(
+            info.prefix,
+            info.label or "",
+            "read-only" if info.read_only else "read-write",
+            _when(info.created_at),
+            _when(info.expires_at),
+            _when(info.revoked_at),
+        )
+    out.print(table)
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="seconds")
 
 
 @credits_app.command("grant")

@@ -1,8 +1,10 @@
 """Accounts and API keys.
 
 A key looks like ``ce_<key id>_<secret>``. Only the SHA-256 of the whole key is stored; the key id
-finds the row and the hashes are compared in constant time. A random 256-bit secret needs no slow
-password hash: nothing short of the key itself can be tried against it.
+(the visible prefix, safe to log and to show in listings) finds the row and the hashes are compared
+in constant time. A random 256-bit secret needs no slow password hash: nothing short of the key
+itself can be tried against it. Rotation issues a new key and lets the old one work until the end
+of an overlap period, so that clients can be switched over without downtime.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.credits.ledger import grant_credits
@@ -66,40 +70,108 @@ def account_id_by_name(engine: Engine, name: str) -> int:
     return int(account_id)
 
 
+def _insert_key(conn: Connection, account_id: int, label: str | None, read_only: bool) -> str:
+    key_id = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    conn.execute(
+        insert(ApiKey).values(
+            account_id=account_id,
+            key_id=key_id,
+            key_hash=_hash(key),
+            name=label,
+            read_only=read_only,
+            created_at=utcnow(),
+        )
+    )
+    return key
+
+
 def create_api_key(
     engine: Engine, account_name: str, *, label: str | None = None, read_only: bool = False
 ) -> str:
     """Create a key and return it; this is the only time the key is ever visible."""
     account_id = account_id_by_name(engine, account_name)
-    key_id = secrets.token_hex(6)
-    key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     with write_transaction(engine) as conn:
-        conn.execute(
-            insert(ApiKey).values(
-                account_id=account_id,
-                key_id=key_id,
-                key_hash=_hash(key),
-                name=label,
-                read_only=read_only,
-                created_at=utcnow(),
-            )
-        )
-    return key
+        return _insert_key(conn, account_id, label, read_only)
+
+
+def _active(key_id: str, now: datetime) -> Any:
+    return (
+        (ApiKey.key_id == key_id)
+        & ApiKey.revoked_at.is_(None)
+        & (ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now))
+    )
 
 
 def revoke_api_key(engine: Engine, key_id: str) -> None:
+    """Stop a key now (also a rotated key still in its overlap period)."""
+    now = utcnow()
     with write_transaction(engine) as conn:
-        done = conn.execute(
-            update(ApiKey)
-            .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
-    if not done:
+        done = conn.execute(update(ApiKey).where(_active(key_id, now)).values(revoked_at=now))
+    if not done.rowcount:
         raise NotFound(f"no active key with id {key_id!r}")
 
 
+def rotate_api_key(engine: Engine, key_id: str, overlap: timedelta) -> tuple[str, datetime]:
+    """A new key with the same account, label and rights; the old one expires after ``overlap``.
+
+    Returns the new key (shown once) and when the old one stops working.
+    """
+    if overlap < timedelta(0):
+        raise ValidationFailed.on("overlap", "must not be negative")
+    now = utcnow()
+    with write_transaction(engine) as conn:
+        old = conn.execute(
+            select(ApiKey.account_id, ApiKey.name, ApiKey.read_only, ApiKey.expires_at).where(
+                _active(key_id, now)
+            )
+        ).first()
+        if old is None:
+            raise NotFound(f"no active key with id {key_id!r}")
+        key = _insert_key(conn, old.account_id, old.name, old.read_only)
+        ends = now + overlap
+        if old.expires_at is not None and old.expires_at < ends:
+            ends = old.expires_at  # rotating again never lengthens an old key's life
+        conn.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(expires_at=ends))
+    return key, ends
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What may be shown about a key: never its secret or hash."""
+
+    key_id: str
+    label: str | None
+    read_only: bool
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def prefix(self) -> str:
+        return f"{KEY_PREFIX}{self.key_id}_"
+
+
+def list_api_keys(engine: Engine, account_name: str) -> list[KeyInfo]:
+    account_id = account_id_by_name(engine, account_name)
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(
+                ApiKey.key_id,
+                ApiKey.name,
+                ApiKey.read_only,
+                ApiKey.created_at,
+                ApiKey.expires_at,
+                ApiKey.revoked_at,
+            )
+            .where(ApiKey.account_id == account_id)
+            .order_by(ApiKey.id)
+        ).all()
+    return [KeyInfo(*row) for row in rows]
+
+
 def authenticate(engine: Engine, key: str) -> Caller | None:
-    """Resolve a presented key to its caller, or None for any unknown, malformed or revoked key."""
+    """The caller a presented key belongs to; None if unknown, malformed, revoked or expired."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     key_id, sep, _secret = key[len(KEY_PREFIX) :].partition("_")
@@ -107,11 +179,11 @@ def authenticate(engine: Engine, key: str) -> Caller | None:
         return None
     with read_connection(engine) as conn:
         row = conn.execute(
-            select(ApiKey.account_id, ApiKey.key_hash, ApiKey.read_only, ApiKey.revoked_at).where(
-                ApiKey.key_id == key_id
+            select(ApiKey.account_id, ApiKey.key_hash, ApiKey.read_only).where(
+                _active(key_id, utcnow())
             )
         ).first()
-    if row is None or row.revoked_at is not None:
+    if row is None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash(key)):
         return None
