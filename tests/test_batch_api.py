@@ -406,20 +406,31 @@ def test_another_accounts_batch_is_an_unknown_batch(make_account: Any, engine: A
     ).json()["batch_id"]
     owner.wait(batch_id)
     unknown = "bch_" + "0" * 32
-    for method, suffix in (
-        ("GET", "status/"),
-        ("POST", "resume/"),
-        ("GET", ""),
-        ("GET", "download/"),
-    ):
-        theirs = stranger.client.request(
-            method, f"/public/v1/enrichment/batch/{batch_id}/{suffix}", headers=stranger.headers
-        )
-        missing = stranger.client.request(
-            method, f"/public/v1/enrichment/batch/{unknown}/{suffix}", headers=stranger.headers
-        )
-        assert theirs.status_code == missing.status_code == 404
-        assert theirs.content == missing.content
+    spec = owner.client.get("/openapi.json").json()
+    # Every route with a batch id, every method (the signed file is checked by its signature).
+    routes = [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        if "{batch_id}" in path and not path.endswith("/file/")
+        for method in operations
+    ]
+    assert len(routes) >= 5
+    for method, path in routes:
+        for params in ({}, {"format": "json"}):
+            theirs = stranger.client.request(
+                method,
+                path.format(batch_id=batch_id),
+                headers=stranger.headers,
+                params=params,
+            )
+            missing = stranger.client.request(
+                method, path.format(batch_id=unknown), headers=stranger.headers, params=params
+            )
+            assert theirs.status_code == missing.status_code == 404, (method, path)
+            assert theirs.content == missing.content
+    # Nothing the stranger did touched the owner's batch.
+    assert owner.status(batch_id)["status"] == "finished"
+    assert len(owner.results(batch_id)) == 2
 
 
 def test_resume_of_a_batch_that_is_not_paused_is_409(account: Any, engine: Any) -> None:
@@ -553,13 +564,18 @@ def test_openapi_declares_every_route_and_error(client: Any) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     expected = {
-        "/public/v1/enrichment/batch/": {"post": {"200", "400", "401", "413"}},
+        "/public/v1/enrichment/batch/": {"post": {"200", "400", "401", "403", "413", "422"}},
         "/public/v1/enrichment/batch/{batch_id}/status/": {"get": {"200", "400", "401", "404"}},
         "/public/v1/enrichment/batch/{batch_id}/resume/": {
-            "post": {"200", "400", "401", "404", "409"}
+            "post": {"200", "400", "401", "403", "404", "409"}
         },
-        "/public/v1/enrichment/batch/{batch_id}/": {"get": {"200", "400", "401", "404"}},
-        "/public/v1/enrichment/batch/{batch_id}/download/": {"get": {"200", "400", "401", "404"}},
+        "/public/v1/enrichment/batch/{batch_id}/": {
+            "get": {"200", "400", "401", "404", "410"},
+            "delete": {"200", "400", "401", "403", "404"},
+        },
+        "/public/v1/enrichment/batch/{batch_id}/download/": {
+            "get": {"200", "400", "401", "404", "410"}
+        },
         "/public/v1/enrichment/batch/{batch_id}/file/": {
             "get": {"200", "400", "403", "404", "410"}
         },
@@ -567,7 +583,8 @@ def test_openapi_declares_every_route_and_error(client: Any) -> None:
     }
     for path, methods in expected.items():
         for method, codes in methods.items():
-            assert set(paths[path][method]["responses"]) == codes, (path, method)
+            # 429 (the rate limit) is declared on every operation.
+            assert set(paths[path][method]["responses"]) == codes | {"429"}, (path, method)
     assert client.get("/docs").status_code == 200
 
 

@@ -49,7 +49,9 @@ def _new_batch(engine: Any, credits: Decimal, values: list[str]) -> tuple[Caller
     request = parse_create_form(
         {"enrichment_mode": ["raw"], "platform": ["instagram"]}, _settings()
     )
-    created = create_batch(engine, _settings(), caller, request, csv_of("handle", values).encode())
+    created, _ = create_batch(
+        engine, _settings(), caller, request, csv_of("handle", values).encode()
+    )
     return caller, created["batch_id"]
 
 

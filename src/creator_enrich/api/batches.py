@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
-from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep
+from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep, WriterDep, count_request
 from creator_enrich.api.schemas import (
     BatchCreated,
+    BatchDeleted,
     BatchResumed,
     BatchStatus,
     ConflictBody,
@@ -20,7 +21,7 @@ from creator_enrich.api.schemas import (
     ErrorBody,
     ResultRow,
 )
-from creator_enrich.batches import links, service, states
+from creator_enrich.batches import idempotency, links, retention, service, states
 from creator_enrich.batches.create_form import FORM_FIELDS, parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
 from creator_enrich.config import MODES, PLATFORMS
@@ -35,6 +36,12 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such batch for this account"},
+}
+READ_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "The API key is read-only"},
+}
+EXPIRED: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "Results deleted after the retention period"},
 }
 
 CREATE_BODY = {
@@ -73,13 +80,31 @@ CREATE_BODY = {
     openapi_extra=CREATE_BODY,
     responses={
         **AUTH_ERRORS,
+        **READ_ONLY,
         413: {"model": ErrorBody, "description": "The file is larger than the limit"},
+        422: {
+            "model": ErrorBody,
+            "description": "The Idempotency-Key was already used with a different request",
+        },
     },
     summary="Create a batch enrichment job from a CSV upload",
 )
 async def create_batch(
-    request: Request, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    request: Request,
+    response: Response,
+    caller: WriterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Optional: a retry with the same key and request returns the same batch "
+            "instead of creating another (keys are per account and expire).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
+    key = idempotency.parse_key(idempotency_key)
     async with request.form(max_files=3, max_fields=50, max_part_size=64 * 1024) as form:
         files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
         if any(isinstance(v, str) for v in form.getlist("file")):
@@ -98,7 +123,19 @@ async def create_batch(
             name: [v for v in form.getlist(name) if isinstance(v, str)] for name in FORM_FIELDS
         }
     create = parse_create_form(fields, settings)
-    return await run_in_threadpool(service.create_batch, engine, settings, caller, create, upload)
+    idempotent = None
+    if key is not None:
+        idempotent = idempotency.IdempotentRequest(
+            key=key,
+            fingerprint=idempotency.fingerprint(upload, fields),
+            lifetime=timedelta(hours=settings.idempotency_key_hours),
+        )
+    answer, replayed = await run_in_threadpool(
+        service.create_batch, engine, settings, caller, create, upload, idempotent
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 @router.get(
@@ -116,17 +153,29 @@ def batch_status(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[st
     response_model=BatchResumed,
     responses={
         **AUTH_ERRORS,
+        **READ_ONLY,
         **NOT_FOUND,
         409: {"model": ConflictBody, "description": "The batch is not paused"},
     },
     summary="Resume a batch paused for insufficient credits",
 )
-def resume_batch(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[str, Any]:
+def resume_batch(batch_id: str, caller: WriterDep, engine: EngineDep) -> dict[str, Any]:
     return service.resume_batch(engine, caller, batch_id)
 
 
-def _require_results(batch: service.BatchRecord) -> bool:
+@router.delete(
+    "/{batch_id}/",
+    response_model=BatchDeleted,
+    responses={**AUTH_ERRORS, **READ_ONLY, **NOT_FOUND},
+    summary="Delete a batch with its input rows and results (credit history is kept)",
+)
+def delete_batch(batch_id: str, caller: WriterDep, engine: EngineDep) -> dict[str, Any]:
+    return service.delete_batch(engine, caller, batch_id)
+
+
+def _require_results(batch: service.BatchRecord, settings: Any) -> bool:
     """Results exist once a batch is done; a paused batch serves its partial results."""
+    retention.ensure_results_kept(batch, settings.results_retention_days)
     if batch.status in states.DONE:
         return False
     if batch.status == states.PAUSED:
@@ -173,24 +222,25 @@ RESULTS_DOC: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/{batch_id}/",
     response_class=StreamingResponse,
-    responses={**RESULTS_DOC, **AUTH_ERRORS, **NOT_FOUND},
+    responses={**RESULTS_DOC, **AUTH_ERRORS, **NOT_FOUND, **EXPIRED},
     summary="Download results directly (CSV or JSON)",
 )
 def batch_results(
     batch_id: str,
     caller: CallerDep,
     engine: EngineDep,
+    settings: SettingsDep,
     format: Literal["csv", "json"] = "csv",
 ) -> StreamingResponse:
     batch = service.get_batch(engine, caller, batch_id)
-    partial = _require_results(batch)
+    partial = _require_results(batch, settings)
     return _results_response(engine, batch, format, partial)
 
 
 @router.get(
     "/{batch_id}/download/",
     response_model=DownloadLink,
-    responses={**AUTH_ERRORS, **NOT_FOUND},
+    responses={**AUTH_ERRORS, **NOT_FOUND, **EXPIRED},
     summary="A time-limited signed link to the results CSV",
 )
 def download_link(
@@ -202,7 +252,7 @@ def download_link(
     format: Literal["csv", "json"] = "csv",
 ) -> dict[str, Any]:
     batch = service.get_batch(engine, caller, batch_id)
-    partial = _require_results(batch)
+    partial = _require_results(batch, settings)
     ttl = settings.download_link_ttl_seconds
     expires, signature = links.sign(settings.signing_key(), batch.id, ttl, format)
     base = settings.public_base_url or str(request.base_url)
@@ -230,12 +280,13 @@ def download_link(
         400: {"model": ErrorBody, "description": "Missing link parameters"},
         403: {"model": ErrorBody, "description": "The link was altered or not issued here"},
         404: {"model": ErrorBody, "description": "The batch no longer exists"},
-        410: {"model": ErrorBody, "description": "The link has expired"},
+        410: {"model": ErrorBody, "description": "The link or the results have expired"},
     },
     summary="Signed results file (no Bearer header needed until the link expires)",
 )
 def signed_file(
     batch_id: str,
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     expires: Annotated[str, Query(max_length=20)],
@@ -244,5 +295,6 @@ def signed_file(
 ) -> StreamingResponse:
     links.verify(settings.signing_key(), batch_id, expires, signature, format)
     batch = service.get_batch_unchecked(engine, batch_id)
-    partial = _require_results(batch)
+    count_request(request, batch.account_id)  # counts against the owner, like their own calls
+    partial = _require_results(batch, settings)
     return _results_response(engine, batch, format, partial)

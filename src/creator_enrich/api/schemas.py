@@ -55,6 +55,16 @@ class BatchStatus(BaseModel):
     enrichment_mode: str
     platform: str | None
     finished_at: str | None
+    results_deleted_at: str | None = Field(
+        description="when the retention period deleted the results (then they answer 410)"
+    )
+
+
+class BatchDeleted(BaseModel):
+    batch_id: str
+    deleted: bool
+    previous_status: str
+    message: str
 
 
 class BatchResumed(BatchStatus):

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 import orjson
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, insert, select, update
 
 from creator_enrich.accounts.service import Caller
-from creator_enrich.batches import states
+from creator_enrich.batches import idempotency, retention, states
 from creator_enrich.batches.create_form import CreateRequest
 from creator_enrich.batches.intake import IntakeError, ParsedRow, parse_upload
 from creator_enrich.batches.tasks import enqueue_chunks
@@ -104,7 +104,9 @@ def create_batch(
     caller: Caller,
     request: CreateRequest,
     upload: bytes,
-) -> dict[str, Any]:
+    idempotent: idempotency.IdempotentRequest | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store the batch and queue its chunks: (the create answer, whether it is a replay)."""
     options = request.options
     try:
         parsed = parse_upload(
@@ -116,6 +118,10 @@ def create_batch(
         batch_id = _new_batch_id()
         now = utcnow()
         with write_transaction(engine) as conn:
+            if idempotent is not None:
+                replayed = idempotency.claim(conn, caller.account_id, idempotent)
+                if replayed is not None:
+                    return replayed, True
             conn.execute(
                 insert(Batch).values(
                     id=batch_id,
@@ -164,20 +170,25 @@ def create_batch(
                     chunks_total=chunks,
                 )
             )
+            answer = {
+                "batch_id": batch_id,
+                "status": states.QUEUED,
+                "created_at": iso(now),
+                "platform": options.platform,
+                "metadata": request.metadata,
+                "og_input_number": counts["rows"],
+                "type_report": "ENRICH_BY_HANDLE"
+                if options.kind == "handle"
+                else "ENRICH_BY_EMAIL",
+                "enrichment_mode": options.mode,
+                "message": _create_message(request, parsed.column, parsed.columns_found, counts),
+            }
+            if idempotent is not None:
+                idempotency.remember(conn, caller.account_id, idempotent.key, batch_id, answer)
     except IntakeError as exc:
         raise ValidationFailed(exc.message, errors={exc.field: [exc.message]}) from exc
     enqueue_chunks(batch_id, range(chunks))
-    return {
-        "batch_id": batch_id,
-        "status": states.QUEUED,
-        "created_at": iso(now),
-        "platform": options.platform,
-        "metadata": request.metadata,
-        "og_input_number": counts["rows"],
-        "type_report": "ENRICH_BY_HANDLE" if options.kind == "handle" else "ENRICH_BY_EMAIL",
-        "enrichment_mode": options.mode,
-        "message": _create_message(request, parsed.column, parsed.columns_found, counts),
-    }
+    return answer, False
 
 
 def _create_message(
@@ -196,11 +207,16 @@ def _create_message(
     return " ".join(parts)
 
 
-def _owned_batch(conn: Connection, caller: Caller, batch_id: str) -> BatchRecord:
-    """The caller's batch; another account's batch is indistinguishable from a missing one."""
-    row = conn.execute(
-        select(BATCHES).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
-    ).first()
+def _owned_batch(
+    conn: Connection, caller: Caller, batch_id: str, *, lock: bool = False
+) -> BatchRecord:
+    """The caller's batch; another account's batch is indistinguishable from a missing one.
+
+    ``lock`` takes the batch row first, so that a worker committing a chunk of it (which holds
+    the row through its results' foreign key) finishes before, or waits and then finds it gone.
+    """
+    query = select(BATCHES).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return row
@@ -254,6 +270,7 @@ def status_body(batch: BatchRecord) -> dict[str, Any]:
         "enrichment_mode": batch.mode,
         "platform": batch.platform,
         "finished_at": iso(batch.finished_at),
+        "results_deleted_at": iso(batch.results_deleted_at),
     }
     return body
 
@@ -291,3 +308,20 @@ def resume_batch(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any
     body = batch_status(engine, caller, batch_id)
     body["message"] = f"Batch resumed: {len(chunk_nos)} chunks queued again."
     return body
+
+
+def delete_batch(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any]:
+    """Remove a batch with its rows and results, in any state (a running one stops: its workers'
+    leases are gone, so nothing more is stored or charged). Ledger entries stay."""
+    with write_transaction(engine) as conn:
+        batch = _owned_batch(conn, caller, batch_id, lock=True)
+        retention.drop_contents(conn, batch_id)
+        idempotency.forget_batch(conn, batch_id)
+        conn.execute(delete(Batch).where(Batch.id == batch_id))
+    return {
+        "batch_id": batch_id,
+        "deleted": True,
+        "previous_status": batch.status,
+        "message": "Batch deleted with its input rows and results; "
+        "its credit ledger entries are kept.",
+    }

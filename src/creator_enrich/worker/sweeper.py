@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from creator_enrich.batches import idempotency
 from creator_enrich.batches.recovery import find_stale_chunks
+from creator_enrich.batches.retention import purge_expired_results
 from creator_enrich.batches.tasks import enqueue_chunks
 from creator_enrich.config import Settings
 from creator_enrich.db.engine import get_engine
@@ -23,6 +25,8 @@ def sweep_once(settings: Settings, *, everything: bool = False) -> int:
     )
     for batch_id, chunk_no in result.resend:
         enqueue_chunks(batch_id, [chunk_no])
+    purge_expired_results(engine, settings.results_retention_days)
+    idempotency.purge_expired(engine)
     if result.resend or result.failed:
         log.info("sweeper: re-sent %d chunks, failed %d", len(result.resend), len(result.failed))
     return len(result.resend)

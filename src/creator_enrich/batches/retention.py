@@ -1,0 +1,76 @@
+"""Results retention and batch deletion: customers' lists are not kept longer than promised.
+
+After ``results_retention_days`` a finished batch loses its input rows, chunks and results; the
+batch row stays, so its status (counts, credits used) is still readable and its results answer
+410 Gone. Ledger entries are never deleted: money history outlives the data it paid for.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine, delete, select, update
+
+from creator_enrich.batches import idempotency, states
+from creator_enrich.db.engine import write_transaction
+from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
+from creator_enrich.db.types import utcnow
+from creator_enrich.errors import Gone
+
+PURGE_PER_PASS = 20
+
+
+def drop_contents(conn: Connection, batch_id: str) -> None:
+    """Delete what a batch holds of the customer's data: rows, chunks and results."""
+    for table in (BatchResult, BatchRow, BatchChunk):
+        conn.execute(delete(table).where(table.batch_id == batch_id))
+
+
+def ensure_results_kept(batch: object, retention_days: float) -> None:
+    """410 Gone once the retention period has passed (deleted yet or about to be)."""
+    deleted_at = getattr(batch, "results_deleted_at", None)
+    finished_at = getattr(batch, "finished_at", None)
+    expired = (
+        retention_days > 0
+        and finished_at is not None
+        and finished_at <= utcnow() - timedelta(days=retention_days)
+    )
+    if deleted_at is not None or expired:
+        raise Gone(
+            f"The results of batch {getattr(batch, 'id', '')} were deleted after the "
+            f"{retention_days:g}-day retention period; its status is still available.",
+            extra={"error": "results_expired"},
+        )
+
+
+def purge_expired_results(
+    engine: Engine, retention_days: float, limit: int = PURGE_PER_PASS
+) -> int:
+    """Delete the contents of batches finished more than ``retention_days`` ago (a few a pass)."""
+    if retention_days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=retention_days)
+    purged = 0
+    with write_transaction(engine) as conn:
+        batch_ids = (
+            conn.execute(
+                select(Batch.id)
+                .where(
+                    Batch.status.in_(states.DONE),
+                    Batch.finished_at <= cutoff,
+                    Batch.results_deleted_at.is_(None),
+                )
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+    for batch_id in batch_ids:
+        with write_transaction(engine) as conn:
+            drop_contents(conn, batch_id)
+            idempotency.forget_batch(conn, batch_id)
+            conn.execute(
+                update(Batch).where(Batch.id == batch_id).values(results_deleted_at=utcnow())
+            )
+        purged += 1
+    return purged
