@@ -80,6 +80,24 @@ def test_a_read_only_key_reads_but_cannot_create_resume_or_delete(
     assert account.status(created)["status"] == "finished"  # the delete did nothing
 
 
+def test_a_read_only_key_cannot_spend_credits_on_single_enrichments(
+    account: Any, engine: Any
+) -> None:
+    reader = as_key(account, create_api_key(engine, account.name, read_only=True))
+    before = account.credits()
+    handle = handles(engine, "instagram", 1)[0]
+    for path, body in (
+        ("handle/raw/", {"handle": handle, "platform": "instagram"}),
+        ("email/", {"email": "someone@example.com"}),
+    ):
+        response = account.client.post(
+            f"/public/v1/creators/enrich/{path}", headers=reader, json=body
+        )
+        assert response.status_code == 403, path
+        assert "read-only" in response.json()["detail"]
+    assert account.credits() == before
+
+
 def test_a_revoked_key_is_refused_at_once(account: Any, engine: Any) -> None:
     spare = create_api_key(engine, account.name)
     assert account.client.get(CREDITS, headers=as_key(account, spare)).status_code == 200

@@ -50,9 +50,12 @@ def require_caller(
 
 
 def require_writer(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
-    """A caller whose key may change things: a read-only key gets 403."""
+    """A caller whose key may spend credits or change things: a read-only key gets 403."""
     if caller.read_only:
-        raise Forbidden("This API key is read-only: it cannot create, resume or delete batches.")
+        raise Forbidden(
+            "This API key is read-only: it cannot create, resume or delete batches, "
+            "or spend credits on single enrichments."
+        )
     return caller
 
 

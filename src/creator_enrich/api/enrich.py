@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep
+from creator_enrich.api.deps import EngineDep, SettingsDep, WriterDep
 from creator_enrich.api.schemas import ErrorBody
 from creator_enrich.db.types import plain_decimal
 from creator_enrich.enrichment.options import EnrichOptions
@@ -68,6 +68,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request; `errors` names each field"},
     401: {"model": ErrorBody, "description": "Missing or invalid API key"},
     402: {"model": ErrorBody, "description": "Not enough credits for this call"},
+    403: {"model": ErrorBody, "description": "The API key is read-only (it cannot spend credits)"},
     404: {"model": ErrorBody, "description": "No data found (nothing is charged)"},
 }
 
@@ -91,7 +92,7 @@ def _route(path: str, summary: str) -> Callable[[Handler], Handler]:
 
 @_route("/handle/raw/", "Raw platform data for a handle (0.03 credits)")
 async def handle_raw(
-    body: HandleRaw, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: HandleRaw, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     options = EnrichOptions(mode="raw", platform=body.platform)
     return await _answer(engine, settings, caller, options, body.handle)
@@ -99,7 +100,7 @@ async def handle_raw(
 
 @_route("/handle/full/", "Full creator record for a handle (1 credit)")
 async def handle_full(
-    body: HandleFull, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: HandleFull, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     options = EnrichOptions(
         mode="full",
@@ -115,7 +116,7 @@ async def handle_full(
 
 @_route("/handle/profile/", "Profile and contact data for a handle (0.2 credits)")
 async def handle_profile(
-    body: HandleProfile, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: HandleProfile, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     options = EnrichOptions(
         mode="profile", platform=body.platform, email_required=body.email_required
@@ -125,7 +126,7 @@ async def handle_profile(
 
 @_route("/handle/analytics/", "Analytics and audience for a handle (0.8 credits)")
 async def handle_analytics(
-    body: HandleAnalytics, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: HandleAnalytics, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     options = EnrichOptions(
         mode="analytics",
@@ -137,14 +138,14 @@ async def handle_analytics(
 
 @_route("/email/", "The creator behind an email: biggest platform (0.05 credits)")
 async def email_basic(
-    body: EmailBasic, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: EmailBasic, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     return await _answer(engine, settings, caller, EnrichOptions(mode="basic"), body.email)
 
 
 @_route("/email/advanced/", "The creator behind an email: every platform (2 credits)")
 async def email_advanced(
-    body: EmailAdvanced, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    body: EmailAdvanced, caller: WriterDep, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     options = EnrichOptions(
         mode="advanced",
