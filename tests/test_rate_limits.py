@@ -176,3 +176,25 @@ def test_a_limit_of_zero_turns_it_off(settings: Any, make_account: Any) -> None:
     ]
     assert {a.status_code for a in answers} == {200}
     assert "RateLimit" not in answers[0].headers
+
+
+def test_an_unreachable_limit_store_lets_requests_through(
+    settings: Any, make_account: Any, caplog: Any
+) -> None:
+    """A Redis outage must not become an API outage: requests pass, and the log says why."""
+    from creator_enrich.app import create_app
+
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = TestClient(
+        create_app(
+            settings.model_copy(
+                update={"rate_limit_per_minute": 2, "rate_limit_storage_url": nowhere}
+            )
+        )
+    )
+    account = make_account()
+    answers = [
+        client.get("/public/v1/accounts/credits/", headers=account.headers) for _ in range(4)
+    ]
+    assert {a.status_code for a in answers} == {200}
+    assert "rate limit store unavailable" in caplog.text
