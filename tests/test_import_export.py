@@ -139,6 +139,27 @@ def test_bad_lines_are_reported_by_number_and_the_rest_imported(tmp_path: Path) 
     engine.dispose()
 
 
+def test_a_clash_rejects_only_its_line(tmp_path: Path) -> None:
+    """New creators go in bulk; when one of them clashes, only that line is rejected."""
+    lines = [
+        {"external_id": "ext-1", "instagram": {"username": "first_one", "userid": "11"}},
+        {"instagram": {"username": "second_one", "userid": "12"}},
+        # The same external id as line 1 with other accounts: it cannot be line 1's creator.
+        {"external_id": "ext-1", "tiktok": {"username": "third_one", "user_id": "13"}},
+        {"tiktok": {"username": "fourth_one", "user_id": "14"}},
+    ]
+    path = tmp_path / "clash.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    _url, engine = _empty_store()
+    report = import_jsonl(engine, path)
+    assert (report.created, report.bad_count) == (3, 1)
+    assert report.bad == ["line 3: a handle or external_id here belongs to another creator"]
+    with read_connection(engine) as conn:
+        handles = set(conn.execute(select(Profile.handle_key)).scalars())
+    assert handles == {"first_one", "second_one", "fourth_one"}
+    engine.dispose()
+
+
 def test_unknown_keys_and_audience_round_trip(tmp_path: Path) -> None:
     line = {
         "external_id": "crm-42",

@@ -252,33 +252,65 @@ def _apply(conn: Connection, lines: list[_Line], report: ImportReport) -> None:
             ).where(Profile.creator_id.in_(set(matched.values())))
         ):
             existing_profiles[(row.creator_id, row.platform)] = row
-    for ln in lines:
-        creator_id = matched.get(ln.line_no)
+    fresh = [ln for ln in lines if ln.line_no not in matched]
+    if fresh:
         try:
             with conn.begin_nested():
-                if creator_id is None:
-                    creator_id = conn.execute(
-                        insert(Creator).values(**ln.creator).returning(Creator.id)
-                    ).scalar_one()
-                    for prof in ln.profiles.values():
-                        conn.execute(insert(Profile).values(creator_id=creator_id, **prof))
-                    report.created += 1
-                    continue
-                changed = _update_creator(conn, existing_creators[creator_id], ln)
-                for platform, prof in ln.profiles.items():
-                    old = existing_profiles.get((creator_id, platform))
-                    if old is None:
-                        conn.execute(insert(Profile).values(creator_id=creator_id, **prof))
-                        changed = True
-                    elif any(getattr(old, c) != prof[c] for c in PROFILE_VALUES):
-                        conn.execute(update(Profile).where(Profile.id == old.id).values(**prof))
-                        changed = True
-                if changed:
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
-        except IntegrityError:  # a clash with another creator's handle or id: report the line
-            report.reject(ln.line_no, "a handle or external_id here belongs to another creator")
+                _insert_creators(conn, fresh)
+            report.created += len(fresh)
+        except IntegrityError:  # one of them clashes: find which, line by line
+            for ln in fresh:
+                _apply_line(conn, ln, None, existing_creators, existing_profiles, report)
+    for ln in lines:
+        if ln.line_no in matched:
+            creator_id = matched[ln.line_no]
+            _apply_line(conn, ln, creator_id, existing_creators, existing_profiles, report)
+
+
+def _insert_creators(conn: Connection, lines: list[_Line]) -> None:
+    """New creators and their profiles in two bulk statements (the common case of an import)."""
+    ids = conn.execute(
+        insert(Creator).returning(Creator.id, sort_by_parameter_order=True),
+        [ln.creator for ln in lines],
+    ).scalars()
+    profiles = [
+        {"creator_id": creator_id, **prof}
+        for creator_id, ln in zip(ids, lines, strict=True)
+        for prof in ln.profiles.values()
+    ]
+    conn.execute(insert(Profile), profiles)
+
+
+def _apply_line(
+    conn: Connection,
+    ln: _Line,
+    creator_id: int | None,
+    existing_creators: dict[int, Any],
+    existing_profiles: dict[tuple[int, str], Any],
+    report: ImportReport,
+) -> None:
+    """One line in its own savepoint, so that a clash rejects only that line."""
+    try:
+        with conn.begin_nested():
+            if creator_id is None:
+                _insert_creators(conn, [ln])
+                report.created += 1
+                return
+            changed = _update_creator(conn, existing_creators[creator_id], ln)
+            for platform, prof in ln.profiles.items():
+                old = existing_profiles.get((creator_id, platform))
+                if old is None:
+                    conn.execute(insert(Profile).values(creator_id=creator_id, **prof))
+                    changed = True
+                elif any(getattr(old, c) != prof[c] for c in PROFILE_VALUES):
+                    conn.execute(update(Profile).where(Profile.id == old.id).values(**prof))
+                    changed = True
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+    except IntegrityError:  # a clash with another creator's handle or id: report the line
+        report.reject(ln.line_no, "a handle or external_id here belongs to another creator")
 
 
 def _update_creator(conn: Connection, old: Any, ln: _Line) -> bool:
