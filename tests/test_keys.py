@@ -25,6 +25,7 @@ from creator_enrich.db.schema import ApiKey
 from creator_enrich.errors import NotFound
 from tests.helpers import csv_of, handles
 from tests.processes import CLI, cli, free_port, server_env
+from tests.test_rate_limits import wait_up
 
 URL = "/public/v1/enrichment/batch/"
 CREDITS = "/public/v1/accounts/credits/"
@@ -171,15 +172,11 @@ class LoggedServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("server did not start")
+        try:
+            wait_up(self.url)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.proc.terminate()

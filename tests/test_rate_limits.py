@@ -120,7 +120,7 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait_up(url: str) -> None:
+def wait_up(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -146,7 +146,7 @@ def test_two_api_processes_share_one_count_in_redis(tmp_path: Path) -> None:
     servers = [_serve(env), _serve(env)]
     try:
         for _, url in servers:
-            _wait_up(url)
+            wait_up(url)
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(timeout=10) as http:
             codes = Counter(
