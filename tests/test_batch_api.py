@@ -397,6 +397,20 @@ def test_authentication_required(client: Any) -> None:
         assert response.json()["detail"]
 
 
+def test_a_wrong_method_is_405_naming_every_method_of_the_path(account: Any) -> None:
+    """GET results and DELETE share `/batch/{id}/`: a 405 there lists both (schema fuzzing)."""
+    for method in ("OPTIONS", "PUT", "PATCH", "POST"):
+        response = account.client.request(
+            method, "/public/v1/enrichment/batch/bch_x/", headers=account.headers
+        )
+        assert response.status_code == 405, (method, response.text)
+        assert response.headers["allow"] == "DELETE, GET"
+        assert response.json()["message"] == "Method Not Allowed"
+    response = account.client.put("/public/v1/accounts/credits/", headers=account.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
 def test_another_accounts_batch_is_an_unknown_batch(make_account: Any, engine: Any) -> None:
     owner, stranger = make_account(), make_account()
     batch_id = owner.create(

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from creator_enrich.errors import ServiceError
 
@@ -39,12 +40,31 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(f"invalid fields: {names}", errors), status_code=400)
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the methods of the
+    first route whose path matches, so `DELETE /batch/{id}/` hid `GET /batch/{id}/` from `Allow`.
+    """
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return JSONResponse(
-        _body(message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(_body(message), status_code=exc.status_code, headers=headers or None)
 
 
 async def database_error(_request: Request, exc: Exception) -> JSONResponse:
