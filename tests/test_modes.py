@@ -369,6 +369,28 @@ def test_single_bad_input_is_400_naming_the_field(
     assert account.credits()["credits_used"] == 0
 
 
+def test_single_length_limits_in_the_schema_are_the_ones_the_server_applies(account: Any) -> None:
+    """The schema allowed 320-character emails and 500-character handles that the server then
+    refused (schema fuzzing, positive data acceptance): the longest value the schema allows is
+    looked up, one more character is a 400 naming the field."""
+    schemas = account.client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["EmailBasic"]["properties"]["email"]["maxLength"] == 254
+    assert schemas["HandleRaw"]["properties"]["handle"]["maxLength"] == 255
+    longest_email = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61
+    assert len(longest_email) == 254
+    assert single(account, "email/", {"email": longest_email}).status_code == 404
+    too_long = single(account, "email/", {"email": "a" + longest_email})
+    assert too_long.status_code == 400 and "email" in too_long.json()["errors"]
+    url = "https://instagram.com/" + "x" * 30 + "/?" + "q" * 201
+    assert len(url) == 255
+    assert (
+        single(account, "handle/raw/", {"handle": url, "platform": "instagram"}).status_code == 404
+    )
+    too_long = single(account, "handle/raw/", {"handle": url + "q", "platform": "instagram"})
+    assert too_long.status_code == 400 and "handle" in too_long.json()["errors"]
+    assert account.credits()["credits_used"] == 0
+
+
 def test_single_body_that_is_not_json_is_400(account: Any) -> None:
     response = account.client.post(
         "/public/v1/creators/enrich/handle/raw/",

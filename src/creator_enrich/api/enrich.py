@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creator_enrich.api.deps import EngineDep, SettingsDep, WriterDep
 from creator_enrich.api.schemas import ErrorBody
+from creator_enrich.creators.handles import MAX_EMAIL_LENGTH, MAX_VALUE_LENGTH
 from creator_enrich.db.types import plain_decimal
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.single import enrich_one
@@ -21,9 +22,22 @@ Handler = Callable[..., Awaitable[Response]]
 Platform = Literal["instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans"]
 Handle = Annotated[
     str,
-    Field(min_length=1, max_length=500, description="username, profile URL or YouTube channel id"),
+    Field(
+        min_length=1,
+        max_length=MAX_VALUE_LENGTH,
+        description="username, profile URL or YouTube channel id; its syntax depends on "
+        "`platform` (a value that cannot be a handle there is a 400 naming `handle`)",
+    ),
 ]
-Email = Annotated[str, Field(min_length=3, max_length=320)]
+# The limits the server applies, so that the schema promises no value it then refuses.
+Email = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=MAX_EMAIL_LENGTH,
+        description="an email address (a syntactically invalid one is a 400 naming `email`)",
+    ),
+]
 
 
 class _Body(BaseModel):

@@ -13,6 +13,7 @@ import re
 from urllib.parse import quote, unquote
 
 __all__ = [
+    "MAX_EMAIL_LENGTH",
     "MAX_VALUE_LENGTH",
     "PLATFORMS",
     "InvalidValue",
@@ -27,7 +28,7 @@ PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 
 #: Longest raw value looked at; longer ones are rejected before any regex runs on them.
 MAX_VALUE_LENGTH = 255
-_MAX_EMAIL_LENGTH = 254
+MAX_EMAIL_LENGTH = 254
 _MAX_LOCAL_LENGTH = 64
 
 
@@ -266,8 +267,8 @@ def normalise_email(value: str) -> str:
     v = value.strip()
     if not v:
         raise InvalidValue("empty value")
-    if len(v) > _MAX_EMAIL_LENGTH:
-        raise InvalidValue(f"too long ({len(v)} characters; at most {_MAX_EMAIL_LENGTH})")
+    if len(v) > MAX_EMAIL_LENGTH:
+        raise InvalidValue(f"too long ({len(v)} characters; at most {MAX_EMAIL_LENGTH})")
     e = v.lower()
     at = e.find("@")
     if 0 < at <= _MAX_LOCAL_LENGTH and _EMAIL_RE.fullmatch(e):
