@@ -40,6 +40,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 READ_ONLY: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The API key is read-only"},
 }
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "The batch is still queued or processing (the reference API's answer; "
+        "results are served once it is finished or paused), or an invalid parameter",
+    },
+}
 EXPIRED: dict[int | str, dict[str, Any]] = {
     410: {"model": ErrorBody, "description": "Results deleted after the retention period"},
 }
@@ -222,7 +229,7 @@ RESULTS_DOC: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/{batch_id}/",
     response_class=StreamingResponse,
-    responses={**RESULTS_DOC, **AUTH_ERRORS, **NOT_FOUND, **EXPIRED},
+    responses={**RESULTS_DOC, **AUTH_ERRORS, **NOT_READY, **NOT_FOUND, **EXPIRED},
     summary="Download results directly (CSV or JSON)",
 )
 def batch_results(
@@ -240,7 +247,7 @@ def batch_results(
 @router.get(
     "/{batch_id}/download/",
     response_model=DownloadLink,
-    responses={**AUTH_ERRORS, **NOT_FOUND, **EXPIRED},
+    responses={**AUTH_ERRORS, **NOT_READY, **NOT_FOUND, **EXPIRED},
     summary="A time-limited signed link to the results CSV",
 )
 def download_link(
@@ -277,7 +284,10 @@ def download_link(
     response_class=StreamingResponse,
     responses={
         **RESULTS_DOC,
-        400: {"model": ErrorBody, "description": "Missing link parameters"},
+        400: {
+            "model": ErrorBody,
+            "description": "Missing link parameters, or the batch is processing again",
+        },
         403: {"model": ErrorBody, "description": "The link was altered or not issued here"},
         404: {"model": ErrorBody, "description": "The batch no longer exists"},
         410: {"model": ErrorBody, "description": "The link or the results have expired"},
