@@ -39,12 +39,14 @@ class Fixture:
         self,
         server: Server,
         key: str,
+        peer_key: str,
         batches: dict[str, str],
         link: dict[str, str],
         values: dict[str, list[str]],
     ):
         self.server = server
         self.key = key
+        self.peer_key = peer_key
         self.batches = batches
         self.link = link
         self.values = values
@@ -71,6 +73,9 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     # 0.05 credits pay for one raw hit (0.03): the first batch pauses, then credits arrive.
     cli(env, "accounts", "create", "fuzz", "--credits", "0.05")
     key = cli(env, "keys", "create", "fuzz").stdout.strip()
+    # Another account: whatever the first one reads, Schemathesis tries to read with its key.
+    cli(env, "accounts", "create", "peer", "--credits", "1000")
+    peer_key = cli(env, "keys", "create", "peer").stdout.strip()
     handles = cli(env, "data", "sample", "--platform", "instagram", "--count", "10").stdout
     emails = cli(env, "data", "sample", "--emails", "--count", "10").stdout
     csv = tmp_path_factory.mktemp("csv") / "handles.csv"
@@ -94,6 +99,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
         yield Fixture(
             server,
             key,
+            peer_key,
             {"paused": paused, "finished": finished, "doomed": doomed},
             {"expires": query["expires"], "signature": query["signature"]},
             {
@@ -106,13 +112,30 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
         server.stop()
 
 
-def _config(fixture: Fixture) -> str:
+def _identities(fixture: Fixture) -> dict[str, Any]:
+    """A Web Fuzzing Commons auth document: the two accounts' keys as Bearer headers."""
+    return {
+        "auth": [
+            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {key}"}]}
+            for name, key in (("owner", fixture.key), ("peer", fixture.peer_key))
+        ]
+    }
+
+
+def _config(fixture: Fixture, auth: Path) -> str:
     """schemathesis.toml: real ids, handles, emails and files half of the time (the rest is
     generated), so that successful answers are checked as well as refusals."""
     batch = fixture.batches
     q = json.dumps  # TOML basic strings and arrays of them are JSON for these values
     accepted = q(["2xx", "3xx", "400", "401", "403", "404", "409", "429"])
     return f"""
+# Requests go as `owner`; every object it reads is also requested as `peer`, which must not get it
+# (the object_level_authorization check).
+[auth.wfc]
+path = {q(str(auth))}
+user = "owner"
+peers = ["owner", "peer"]
+
 [dictionaries.finished]
 values = [{q(batch["finished"])}]
 [dictionaries.paused]
@@ -194,7 +217,9 @@ parameters = {{ "query.expires" = {{ dictionary = "expires", probability = 0.8 }
 
 def test_schemathesis_finds_nothing(fuzzed: Fixture, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
-    config.write_text(_config(fuzzed))
+    auth = tmp_path / "identities.json"
+    auth.write_text(json.dumps(_identities(fuzzed)))
+    config.write_text(_config(fuzzed, auth))
     command = [
         *ST,
         "--config-file",
@@ -203,8 +228,6 @@ def test_schemathesis_finds_nothing(fuzzed: Fixture, tmp_path: Path) -> None:
         f"{fuzzed.server.url}/openapi.json",
         "--checks",
         "all",
-        "--header",
-        f"Authorization: Bearer {fuzzed.key}",
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",
@@ -222,5 +245,7 @@ def test_schemathesis_finds_nothing(fuzzed: Fixture, tmp_path: Path) -> None:
     print(output)  # the run's summary, shown with -rP (and on failure)
     assert result.returncode == 0, output
     # Every operation of the document was tried, and the stateful phase ran.
-    assert re.search(r"Tested:\s+14\b", output), output
+    paths = httpx.get(f"{fuzzed.server.url}/openapi.json").json()["paths"]
+    operations = sum(len(methods) for methods in paths.values())
+    assert re.search(rf"Tested:\s+{operations}\b", output), output
     assert "Stateful" in output and "API Links:" in output, output
