@@ -194,7 +194,6 @@ checks.positive_data_acceptance.expected-statuses = {q([*json.loads(accepted), "
 include-path = [
     "/public/v1/enrichment/batch/{{batch_id}}/",
     "/public/v1/enrichment/batch/{{batch_id}}/download/",
-    "/public/v1/enrichment/batch/{{batch_id}}/file/",
 ]
 include-method = "GET"
 checks.positive_data_acceptance.expected-statuses = {accepted}
@@ -210,6 +209,7 @@ parameters = {{ "path.batch_id" = {{ dictionary = "doomed", probability = 0.5 }}
 
 [[operations]]
 include-path = "/public/v1/enrichment/batch/{{batch_id}}/file/"
+checks.positive_data_acceptance.expected-statuses = {accepted}
 parameters = {{ "query.expires" = {{ dictionary = "expires", probability = 0.8 }}, \
 "query.signature" = {{ dictionary = "signature", probability = 0.8 }} }}
 """
