@@ -566,7 +566,7 @@ def test_openapi_declares_every_route_and_error(client: Any) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     expected = {
-        "/public/v1/enrichment/batch/": {"post": {"200", "400", "401", "403", "413", "422"}},
+        "/public/v1/enrichment/batch/": {"post": {"200", "400", "401", "403", "413", "415", "422"}},
         "/public/v1/enrichment/batch/{batch_id}/status/": {"get": {"200", "400", "401", "404"}},
         "/public/v1/enrichment/batch/{batch_id}/resume/": {
             "post": {"200", "400", "401", "403", "404", "409"}
