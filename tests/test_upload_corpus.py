@@ -552,6 +552,30 @@ def test_no_csv_result_cell_starts_like_a_formula(account: Any, engine: Any) -> 
     assert [row["input_value"] for row in account.results(batch_id)] == values
 
 
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_a_separator_in_a_value_cannot_start_a_formula_cell(
+    account: Any, engine: Any, delimiter: str
+) -> None:
+    """Spreadsheets in many locales split CSV on ";" (or tab): every exported cell is quoted,
+    so "x;=cmd|..." stays one cell whatever the separator, and no cell starts a formula."""
+    known = handles(engine, "instagram", 2)
+    values = [*known, f"x;{DDE}", f"y\t{DDE}", f"z,{DDE}"]
+    content = csv_of("handle", [*known, *(_quoted(v) for v in values[2:])])
+    response = account.create(content, **RAW)
+    assert response.status_code == 200, response.text
+    batch_id = response.json()["batch_id"]
+    account.wait(batch_id)
+    text = account.results(batch_id, fmt="csv")
+    table = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    assert len(table) == len(values) + 1
+    for row in table:
+        for cell in row:
+            assert _numeric(cell) or not cell.startswith(FORMULA_PREFIXES), (cell, delimiter)
+    if delimiter == ",":
+        assert [row[0] for row in table[1:]] == values
+        assert [row[1] for row in table[1:]] == ["success", "success", *["invalid"] * 3]
+
+
 # --- a chunked body past the limit, against a real server process ------------------------------
 
 
