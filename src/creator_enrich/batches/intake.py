@@ -1,9 +1,9 @@
 """Turn an uploaded batch CSV into normalised rows.
 
 File-level problems (wrong encoding, binary data, broken quoting, wrong column, wrong kind of
-value, too many rows) raise :class:`IntakeError` so the upload is refused with a message the user
-can act on. Row-level problems never raise: the row is kept with ``key=None`` and a reason, so it
-is reported back as invalid instead of sinking the whole batch.
+value, a spreadsheet formula, too many rows) raise :class:`IntakeError` so the upload is refused
+with a message the user can act on. Row-level problems never raise: the row is kept with
+``key=None`` and a reason, so it is reported back as invalid instead of sinking the whole batch.
 
 Rows are produced lazily: a 10 MB file can hold ~400k handles, and the caller streams them into
 the database inside a transaction rather than holding them all in memory.
