@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 
 import pytest
 
@@ -168,14 +169,71 @@ def test_field_over_the_csv_limit_in_the_header() -> None:
         (b"handle\njohn\nma\x00ry\n", 3),
         (b"\x00handle\n", 1),
         (b"handle\r\njohn\r\nmary\r\x00", 4),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3),
-        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", 1),
         (codecs.BOM_UTF16_LE + "handle\njohn\x00\n".encode("utf-16-le"), 2),
     ],
 )
 def test_nul_bytes_are_refused(data: bytes, line: int) -> None:
     err = _error(data)
     assert err.message == f"the file contains NUL bytes (line {line}); upload a text CSV"
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image, not a CSV"),
+        (
+            b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
+            "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV",
+        ),
+        (b"%PDF-1.7\n", "a PDF document, not a CSV"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed; upload the CSV itself"),
+    ],
+)
+def test_known_binary_formats_are_named(data: bytes, what: str) -> None:
+    assert _error(data).message == f"the file is {what}"
+
+
+@pytest.mark.parametrize("data", ["handle\njohn\n".encode(e) for e in ("utf-16-le", "utf-16-be")])
+def test_utf16_without_bom_is_named(data: bytes) -> None:
+    assert _error(data).message == (
+        "the file looks like UTF-16 text without a byte-order mark; "
+        "save it as UTF-8 (or as UTF-16 with a byte-order mark)"
+    )
+
+
+def test_utf8_with_a_broken_byte_is_not_read_as_cp1252() -> None:
+    err = _error("handle\njosé\n".encode() + b"ab\xe9c\n")
+    assert err.message == (
+        "the file is UTF-8 but line 3 is not valid UTF-8 (byte 0xe9 at byte offset 15); "
+        "save it as a UTF-8 CSV"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "formula"),
+    [
+        ("=1+1", True),
+        ("+1", True),
+        ("-x", True),
+        ("@=1", True),
+        ("@SUM(A1)", True),
+        ("@cmd|' /C calc'!A0", True),
+        ("@@x", True),
+        ("@john", False),
+        ("@", False),
+        ("jo=hn", False),
+        ("john-", False),
+    ],
+)
+def test_formula_values_refuse_the_file(value: str, formula: bool) -> None:
+    """Refused with the row and column; a plain ``@handle`` stays a handle."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["handle"], ["mary"], [value]])
+    data = buffer.getvalue().encode()
+    if formula:
+        assert _error(data).message.startswith(f"row 2, column 'handle': {value!r} is a ")
+    else:
+        assert len(list(_handles(data).rows)) == 2
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ specification: these tests are table-driven from them, per platform and mode.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 from functools import cache
@@ -409,7 +411,7 @@ def test_full_csv_header_is_stable_and_flattened(account: Any, engine: Any) -> N
     )
     batch_id = response.json()["batch_id"]
     account.wait(batch_id)
-    header = account.results(batch_id, fmt="csv").splitlines()[0].split(",")
+    header = next(csv.reader(io.StringIO(account.results(batch_id, fmt="csv"))))
     assert header[:3] == ["input_value", "status", "instagram.username"]
     assert "instagram.reels.avg_like_count" in header
     assert "instagram.audience" in header

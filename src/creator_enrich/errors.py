@@ -66,6 +66,10 @@ class PayloadTooLarge(ServiceError):
     status_code = 413
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+
+
 class PaymentRequired(ServiceError):
     status_code = 402
 

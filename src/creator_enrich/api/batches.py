@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep, WriterDep, count_request
 from creator_enrich.api.schemas import (
@@ -22,10 +23,10 @@ from creator_enrich.api.schemas import (
     ResultRow,
 )
 from creator_enrich.batches import idempotency, links, retention, service, states
-from creator_enrich.batches.create_form import FORM_FIELDS, parse_create_form
+from creator_enrich.batches.create_form import FORM_FIELDS, check_upload_name, parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
 from creator_enrich.config import MODES, PLATFORMS
-from creator_enrich.errors import PayloadTooLarge, ValidationFailed
+from creator_enrich.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 PREFIX = "/public/v1/enrichment/batch"
 router = APIRouter(prefix=PREFIX, tags=["Batch enrichment"])
@@ -81,6 +82,32 @@ CREATE_BODY = {
 }
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+FORM_LIMITS = {"max_files": 3, "max_fields": 50, "max_part_size": 64 * 1024}
+
+
+async def _read_form(request: Request) -> FormData:
+    """The parsed form; a body that is not a form is 415, a malformed one 400 saying why."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() not in FORM_TYPES:
+        got = f"{content_type[:60]!r}" if content_type else "no Content-Type"
+        raise UnsupportedMediaType(
+            f"The request body must be multipart/form-data with the CSV in the 'file' field "
+            f"(got {got})."
+        )
+    try:
+        return await request.form(**FORM_LIMITS)
+    except HTTPException as exc:
+        if exc.status_code != 400:
+            raise  # 413 from the body size limit
+        cause = exc.__context__.__cause__ if exc.__context__ is not None else None
+        detail = str(exc.detail).rstrip(".")
+        if cause is not None:  # python-multipart's reason, e.g. "Maximum header size exceeded"
+            detail = f"{detail}: {cause}"
+        message = f"The multipart form cannot be read: {detail}."
+        raise ValidationFailed(message, errors={"body": [message]}) from exc
+
+
 @router.post(
     "/",
     response_model=BatchCreated,
@@ -89,6 +116,7 @@ CREATE_BODY = {
         **AUTH_ERRORS,
         **READ_ONLY,
         413: {"model": ErrorBody, "description": "The file is larger than the limit"},
+        415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
         422: {
             "model": ErrorBody,
             "description": "The Idempotency-Key was already used with a different request",
@@ -112,7 +140,8 @@ async def create_batch(
     ] = None,
 ) -> dict[str, Any]:
     key = idempotency.parse_key(idempotency_key)
-    async with request.form(max_files=3, max_fields=50, max_part_size=64 * 1024) as form:
+    form = await _read_form(request)
+    try:
         files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
         if any(isinstance(v, str) for v in form.getlist("file")):
             raise ValidationFailed.on("file", "must be a file upload, not a text field")
@@ -120,15 +149,18 @@ async def create_batch(
             raise ValidationFailed.on("file", "this field is required: attach the CSV as 'file'")
         if len(files) > 1:
             raise ValidationFailed.on("file", "send exactly one file")
+        check_upload_name(files[0].filename)
         upload = await files[0].read(settings.max_upload_bytes + 1)
         if len(upload) > settings.max_upload_bytes:
             raise PayloadTooLarge(
                 f"The file is larger than {settings.max_upload_bytes} bytes.",
-                errors={"file": ["larger than the limit"]},
+                errors={"file": [f"larger than {settings.max_upload_bytes} bytes"]},
             )
         fields = {
             name: [v for v in form.getlist(name) if isinstance(v, str)] for name in FORM_FIELDS
         }
+    finally:
+        await form.close()  # spooled temporary files go now, refused or not
     create = parse_create_form(fields, settings)
     idempotent = None
     if key is not None:

@@ -32,6 +32,7 @@ FORM_FIELDS = (
     "min_followers",
 )
 MAX_METADATA_BYTES = 16 * 1024
+MAX_FILENAME_BYTES = 255
 
 
 @dataclass
@@ -166,3 +167,23 @@ def parse_create_form(fields: Mapping[str, Sequence[str]], settings: Settings) -
         min_followers=min_followers if "min_followers" in applies else None,
     )
     return CreateRequest(options=options, metadata=metadata, ignored=ignored)
+
+
+def check_upload_name(filename: str | None) -> None:
+    """Refuse a file name that is not a plain name: directories, control characters, too long.
+
+    The name is never used to store anything; a path in it is still a sign of a hostile or
+    broken client, and the name may end up in logs.
+    """
+    if not filename:
+        return
+    shown = "".join(c if c.isprintable() else "?" for c in filename[:60])
+    if len(filename.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        problem = f"is longer than {MAX_FILENAME_BYTES} bytes"
+    elif any(not c.isprintable() for c in filename):
+        problem = "contains control characters"
+    elif "/" in filename or "\\" in filename or filename in (".", ".."):
+        problem = "must be a plain file name, without directories"
+    else:
+        return
+    raise ValidationFailed.on("file", f"the file name {shown!r} {problem}")

@@ -120,7 +120,9 @@ def _lookup(record: Any, path: tuple[str, ...]) -> Any:
 def stream_csv(engine: Engine, batch_id: str, mode: str, platform: str | None) -> Iterator[bytes]:
     paths = column_paths(mode, platform)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    # Every cell quoted (OWASP): a spreadsheet that splits on ";" or tab (other locales) cannot
+    # cut a value such as "x;=cmd|..." into a cell that starts a formula.
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(["input_value", "status", *column_names(mode, platform), "reason"])
     for page in _pages(engine, batch_id):
         for row in page:

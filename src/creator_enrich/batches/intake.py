@@ -1,9 +1,9 @@
 """Turn an uploaded batch CSV into normalised rows.
 
 File-level problems (wrong encoding, binary data, broken quoting, wrong column, wrong kind of
-value, too many rows) raise :class:`IntakeError` so the upload is refused with a message the user
-can act on. Row-level problems never raise: the row is kept with ``key=None`` and a reason, so it
-is reported back as invalid instead of sinking the whole batch.
+value, a spreadsheet formula, too many rows) raise :class:`IntakeError` so the upload is refused
+with a message the user can act on. Row-level problems never raise: the row is kept with
+``key=None`` and a reason, so it is reported back as invalid instead of sinking the whole batch.
 
 Rows are produced lazily: a 10 MB file can hold ~400k handles, and the caller streams them into
 the database inside a transaction rather than holding them all in memory.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -37,6 +38,27 @@ KINDS = ("handle", "email")
 _HEADER_KINDS = {"handle": "handle", "handles": "handle", "email": "email", "emails": "email"}
 #: How many leading values decide whether a header-less file holds emails or handles.
 _DETECT_SAMPLE = 200
+#: A value a spreadsheet would run as a formula: it starts with =, + or -, or with @ followed by
+#: an operator, a function call (``@SUM(``) or a DDE link (``|``). A plain ``@handle`` is fine.
+_FORMULA_RE = re.compile(r"[=+\-]|@(?:[=+\-@]|\w*\()|@.*\|")
+#: Signatures of common non-text files, so the refusal says what was uploaded.
+_BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV"),
+    (b"PK\x05\x06", "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook; export the sheet as CSV"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image, not a CSV"),
+    (b"\xff\xd8\xff", "a JPEG image, not a CSV"),
+    (b"GIF87a", "a GIF image, not a CSV"),
+    (b"GIF89a", "a GIF image, not a CSV"),
+    (b"%PDF-", "a PDF document, not a CSV"),
+    (b"\x1f\x8b", "gzip-compressed; upload the CSV itself"),
+)
+#: One well-formed multi-byte UTF-8 character: a file holding one is UTF-8, not Windows-1252.
+_UTF8_MULTIBYTE_RE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
 
 
 class IntakeError(Exception):
@@ -145,7 +167,8 @@ def parse_upload(
             raise IntakeError("the file has a header but no rows")
         pending.append(cells)
 
-    rows = _rows(pending, reader.csv, col, normalise, max_rows)
+    label = repr(column) if column is not None else f"{col + 1}"
+    rows = _rows(pending, reader.csv, col, label, normalise, max_rows)
     return ParsedUpload(
         kind=kind, column=column, columns_found=columns_found, encoding=encoding, rows=rows
     )
@@ -155,10 +178,15 @@ def _rows(
     pending: list[list[str]],
     reader: _CsvReader,
     col: int,
+    column_label: str,
     normalise: Callable[[str], str],
     max_rows: int | None,
 ) -> Iterator[ParsedRow]:
-    """Yield the rows: ``pending`` (already read while sniffing), then the rest of ``reader``."""
+    """Yield the rows: ``pending`` (already read while sniffing), then the rest of ``reader``.
+
+    A value that a spreadsheet would run as a formula refuses the whole file: it is not a
+    mistyped handle but a hostile or corrupted upload.
+    """
     row_no = 0
     limit = max_rows if max_rows is not None else -1
     last_end = reader.line_num
@@ -173,6 +201,13 @@ def _rows(
             row_no += 1
             if row_no == limit + 1:
                 raise IntakeError(f"the file has more than {max_rows} rows")
+            if _FORMULA_RE.match(value):
+                shown = _printable(value if len(value) <= 40 else value[:39] + "…")
+                raise IntakeError(
+                    f"row {row_no}, column {column_label}: {shown!r} is a spreadsheet formula, "
+                    "not a handle or email (values may not start with =, + or -, "
+                    "or with @ followed by a formula)"
+                )
             try:
                 key = normalise(value)
             except InvalidValue as exc:
@@ -222,6 +257,9 @@ def _csv_error(exc: csv.Error, line: int) -> IntakeError:
 
 def _decode(data: bytes) -> tuple[str, str]:
     """Decode the whole upload once, refusing binary data and text we cannot read faithfully."""
+    for signature, what in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise IntakeError(f"the file is {what}")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode("utf-16")
@@ -237,6 +275,11 @@ def _decode(data: bytes) -> tuple[str, str]:
 
     nul = data.find(b"\x00")
     if nul >= 0:
+        if _looks_like_utf16(data):
+            raise IntakeError(
+                "the file looks like UTF-16 text without a byte-order mark; "
+                "save it as UTF-8 (or as UTF-16 with a byte-order mark)"
+            )
         raise _nul_error(_line_of_bytes(data, nul))
     if data.startswith(codecs.BOM_UTF8):
         try:
@@ -249,8 +292,13 @@ def _decode(data: bytes) -> tuple[str, str]:
             ) from None
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE_RE.search(data):  # UTF-8 with broken bytes: not Windows-1252 text
+            raise IntakeError(
+                f"the file is UTF-8 but line {_line_of_bytes(data, exc.start)} is not valid "
+                f"UTF-8 (byte 0x{data[exc.start]:02x} at byte offset {exc.start}); "
+                "save it as a UTF-8 CSV"
+            ) from None
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
@@ -258,6 +306,13 @@ def _decode(data: bytes) -> tuple[str, str]:
             f"the file is neither UTF-8 nor Windows-1252 text (byte 0x{data[exc.start]:02x} "
             f"on line {_line_of_bytes(data, exc.start)}); save it as a UTF-8 CSV"
         ) from None
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """Most of every other byte of the start is NUL: ASCII text saved as UTF-16 (LE or BE)."""
+    sample = data[:400]
+    half = len(sample) // 2
+    return half >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) >= half * 0.9
 
 
 def _nul_error(line: int) -> IntakeError:
