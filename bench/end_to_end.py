@@ -105,7 +105,7 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def ensure_store(creators: int) -> tuple[dict[str, str], float | None]:
+def ensure_store(creators: int, index: bool) -> tuple[dict[str, str], float | None]:
     """The store's env; generated (seed 42) and indexed on first use. Returns (env, index s)."""
     env = store_env(creators)
     data = Path(env["CREATOR_ENRICH_DATA_DIR"])
@@ -117,7 +117,7 @@ def ensure_store(creators: int) -> tuple[dict[str, str], float | None]:
         cli(env, "data", "generate", "--creators", str(creators), "--seed", "42")
         (data / "READY").touch()
     index_seconds = None
-    if not (data / "INDEXED").exists():
+    if index and not (data / "INDEXED").exists():
         started = time.perf_counter()
         cli(env, "data", "index")
         index_seconds = time.perf_counter() - started
@@ -505,7 +505,7 @@ def main() -> None:
     report: dict[str, Any] = {"command": command, "machine": machine(), "stores": {}}
 
     for creators in sizes:
-        env, index_s = ensure_store(creators)
+        env, index_s = ensure_store(creators, index="full" in modes)
         figures: dict[str, Any] = {"batches": [], "load": {}}
         report["stores"][creators] = figures
         print(f"\nstore {creators:,} creators  (load {load()})")
@@ -600,9 +600,10 @@ def main() -> None:
             figures["api_vmhwm_mb"] = round(server.rss_kb("VmHWM") / 1024)
         finally:
             server.stop()
-        look = lookalike_query(env)
-        figures["lookalike_ms_per_profile"] = round(look * 1000, 3)
-        print(f"  lookalikes (k=10): {look * 1000:.2f} ms per profile  (load {load()})")
+        if (Path(env["CREATOR_ENRICH_DATA_DIR"]) / "INDEXED").exists():
+            look = lookalike_query(env)
+            figures["lookalike_ms_per_profile"] = round(look * 1000, 3)
+            print(f"  lookalikes (k=10): {look * 1000:.2f} ms per profile  (load {load()})")
 
     _growth(report, sizes)
     if args.json:
@@ -636,8 +637,9 @@ def _growth(report: dict[str, Any], sizes: list[int]) -> None:
                         f"  {a['mode']:<8} {a['size']:<5} {creators:>9,}: x{ratio:.2f} per row "
                         f"(log ratio {log_ratio:.2f})"
                     )
-        look = other["lookalike_ms_per_profile"] / first["lookalike_ms_per_profile"]
-        print(f"  lookalike {creators:>9,}: x{look:.2f} per profile")
+        if "lookalike_ms_per_profile" in first and "lookalike_ms_per_profile" in other:
+            look = other["lookalike_ms_per_profile"] / first["lookalike_ms_per_profile"]
+            print(f"  lookalike {creators:>9,}: x{look:.2f} per profile")
 
 
 if __name__ == "__main__":
