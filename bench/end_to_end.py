@@ -293,7 +293,7 @@ def wait_finished(client: httpx.Client, url: str, key: str, batch_id: str) -> di
 
 def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> BatchFigures:
     sampler = RssSampler(server)
-    with httpx.Client() as client:
+    with httpx.Client(timeout=60) as client:
         started = time.perf_counter()
         created = create(client, server.url, key, mode, path)
         returned = time.perf_counter()
@@ -577,15 +577,15 @@ def main() -> None:
                 probe = create(
                     httpx.Client(), server.url, key, "raw", files[("handles", "small")][0]
                 )
-                wait_finished(httpx.Client(), server.url, key, probe["batch_id"])
+                wait_finished(httpx.Client(timeout=60), server.url, key, probe["batch_id"])
                 url = f"{server.url}{API}{probe['batch_id']}/status/"
                 idle = wrk(url, key, max(3, args.load_seconds // 2), args.load_connections)
                 figures["load"]["idle"] = idle
                 print(f"  status, idle:       {_fmt_wrk(idle)}  (load {load()})", flush=True)
-                running = create(httpx.Client(), server.url, key, "raw", big[0])
+                running = create(httpx.Client(timeout=60), server.url, key, "raw", big[0])
                 url = f"{server.url}{API}{running['batch_id']}/status/"
                 busy = wrk(url, key, args.load_seconds, args.load_connections)
-                with httpx.Client() as client:
+                with httpx.Client(timeout=60) as client:
                     headers = {"Authorization": f"Bearer {key}"}
                     state = client.get(url, headers=headers).json()
                     busy["processed_share"] = state["processed_rows"] / state["total_rows"]
