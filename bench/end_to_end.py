@@ -575,7 +575,7 @@ def main() -> None:
 
             if big and not args.no_load:
                 probe = create(
-                    httpx.Client(), server.url, key, "raw", files[("handles", "small")][0]
+                    httpx.Client(timeout=60), server.url, key, "raw", files[("handles", "small")][0]
                 )
                 wait_finished(httpx.Client(timeout=60), server.url, key, probe["batch_id"])
                 url = f"{server.url}{API}{probe['batch_id']}/status/"
