@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve cluster test lint typecheck pytest audit clean
+.PHONY: install demo serve cluster test lint typecheck pytest audit bench clean
 
 install: $(STAMP)
 
@@ -42,6 +42,17 @@ audit: install
 
 # The one command CI runs: quality gates, then the whole suite.
 test: lint typecheck pytest
+
+# Upload to finished through a real server, per mode, with the floor, a bare upload and wrk on
+# status (bench/RESULTS.md). Stores are generated once under ~/.cache/ce-bench. Sizes are options:
+#   make bench BENCH_CREATORS=100000,1000000 BENCH_ROWS=10000 BENCH_BIG_MODES=raw,full
+BENCH_CREATORS ?= 20000
+BENCH_ROWS ?= 10000
+BENCH_MODES ?= raw,basic,advanced,full
+BENCH_BIG_MODES ?= raw
+bench: install
+	$(BIN)/python bench/end_to_end.py --creators $(BENCH_CREATORS) --rows $(BENCH_ROWS) \
+		--modes $(BENCH_MODES) --big-modes $(BENCH_BIG_MODES)
 
 clean:
 	rm -rf demo-data demo-out cluster-data .pytest_cache .mypy_cache .ruff_cache

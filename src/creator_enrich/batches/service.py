@@ -43,6 +43,16 @@ def _new_batch_id() -> str:
     return "bch_" + uuid.uuid4().hex
 
 
+# Input rows go through the driver's executemany with positional parameters: for a 10 MB file
+# (~450,000 rows) SQLAlchemy's per-row parameter processing cost more than the inserts did.
+_INSERT_ROWS = {  # by the driver's parameter style: sqlite3, psycopg
+    "qmark": "INSERT INTO batch_rows (batch_id, row_no, input_value, lookup_key, dup_of, "
+    "chunk_no, weight, invalid_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "pyformat": "INSERT INTO batch_rows (batch_id, row_no, input_value, lookup_key, dup_of, "
+    "chunk_no, weight, invalid_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+}
+
+
 def _store_rows(
     conn: Connection, batch_id: str, rows: Iterator[ParsedRow], chunk_size: int
 ) -> dict[str, int]:
@@ -50,39 +60,32 @@ def _store_rows(
     first_row_of: dict[str, int] = {}
     extra_weight: dict[int, int] = {}
     counts = {"rows": 0, "invalid": 0, "duplicates": 0, "unique": 0}
-    pending: list[dict[str, Any]] = []
+    pending: list[tuple[Any, ...]] = []
     first_reasons: list[str] = []
+    insert_rows = _INSERT_ROWS[conn.dialect.paramstyle]
     for row in rows:
         counts["rows"] += 1
-        record: dict[str, Any] = {
-            "batch_id": batch_id,
-            "row_no": row.row_no,
-            "input_value": row.input_value,
-            "lookup_key": row.key,
-            "dup_of": None,
-            "chunk_no": None,
-            "weight": 1,
-            "invalid_reason": row.reason,
-        }
+        dup_of = chunk_no = None
         if row.key is None:
             counts["invalid"] += 1
             if len(first_reasons) < 3:
                 first_reasons.append(f"row {row.row_no}: {row.reason}")
         elif row.key in first_row_of:
-            first = first_row_of[row.key]
-            record["dup_of"] = first
-            extra_weight[first] = extra_weight.get(first, 0) + 1
+            dup_of = first_row_of[row.key]
+            extra_weight[dup_of] = extra_weight.get(dup_of, 0) + 1
             counts["duplicates"] += 1
         else:
             first_row_of[row.key] = row.row_no
-            record["chunk_no"] = counts["unique"] // chunk_size
+            chunk_no = counts["unique"] // chunk_size
             counts["unique"] += 1
-        pending.append(record)
+        pending.append(
+            (batch_id, row.row_no, row.input_value, row.key, dup_of, chunk_no, 1, row.reason)
+        )
         if len(pending) >= INSERT_SLICE:
-            conn.execute(insert(BatchRow), pending)
+            conn.exec_driver_sql(insert_rows, pending)
             pending = []
     if pending:
-        conn.execute(insert(BatchRow), pending)
+        conn.exec_driver_sql(insert_rows, pending)
     if counts["unique"] == 0:
         detail = "; ".join(first_reasons)
         raise ValidationFailed(

@@ -131,7 +131,9 @@ class BatchRow(Base):
     """One input row. ``dup_of`` points a duplicate at the first row with the same key."""
 
     __tablename__ = "batch_rows"
-    __table_args__ = (Index("ix_batch_rows_chunk", "batch_id", "chunk_no"),)
+    # row_no too: a chunk is read in row order, and without it SQLite walks the primary key
+    # through the whole batch for each chunk (migration 0004).
+    __table_args__ = (Index("ix_batch_rows_chunk", "batch_id", "chunk_no", "row_no"),)
 
     batch_id: Mapped[str] = mapped_column(
         ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
