@@ -192,3 +192,16 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
         outcomes = enrich(EnrichContext(conn, private, DATA_DIR), dead.options, [])
     assert processing.commit_chunk(private, dead, outcomes, []) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
+
+
+def test_crash_point_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from creator_enrich.worker.failpoints import CrashAt, parse
+
+    assert parse("before_commit:3") == CrashAt("before_commit", 3)
+    assert parse("after_commit:1") == CrashAt("after_commit", 1)
+    assert Settings(crash_at="").crash_at is None
+    for wrong in ("before_commit", "before_commit:0", "mid_commit:2", "after_commit:x"):
+        with pytest.raises(ValidationError, match="crash point"):
+            Settings(crash_at=wrong)

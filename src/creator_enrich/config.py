@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_chunk_retries: int = 5  # then the chunk's rows end as `failed`
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
+    # Fault tests only: "before_commit:N" / "after_commit:N" kills the process at that point
+    # of its Nth chunk commit (see worker/failpoints.py). Unset in any real deployment.
+    crash_at: str | None = None
 
     # Downloads and retention
     download_link_ttl_seconds: int = 3600
@@ -71,6 +74,15 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("must be positive")
         return value
+
+    @field_validator("crash_at")
+    @classmethod
+    def _crash_point(cls, value: str | None) -> str | None:
+        if value:
+            from creator_enrich.worker.failpoints import parse
+
+            parse(value)
+        return value or None
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,6 +27,7 @@ from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
+from creator_enrich.worker import failpoints
 
 log = logging.getLogger(__name__)
 RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
@@ -224,51 +225,59 @@ def commit_chunk(
 ) -> str:
     """Store, charge and count in one transaction. Returns what happened, for logs and tests."""
     with write_transaction(engine) as conn:
-        if not _holds_lease(conn, claim):
-            return "fenced"
-        results, paused = _affordable(conn, claim, rows, outcomes)
-        inserted = insert_ignoring_conflicts(
-            conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
+        outcome = _store_and_charge(conn, claim, outcomes, rows)
+        failpoints.reach("before_commit")
+    failpoints.reach("after_commit")
+    return outcome
+
+
+def _store_and_charge(
+    conn: Connection, claim: Claim, outcomes: dict[str, Outcome], rows: list[_Row]
+) -> str:
+    """The statements of a chunk commit: fence, results, charges, counters, chunk state."""
+    if not _holds_lease(conn, claim):
+        return "fenced"
+    results, paused = _affordable(conn, claim, rows, outcomes)
+    inserted = insert_ignoring_conflicts(
+        conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
+    )
+    new = [r for r in results if r.row.row_no in inserted]
+    total = charge_rows(
+        conn,
+        claim.account_id,
+        claim.batch_id,
+        [(r.row.row_no, r.cost) for r in new if r.cost],
+        note=f"chunk {claim.chunk_no}",
+    )
+    processed = _weight(new)
+    success = _weight(new, states.ROW_SUCCESS)
+    not_found = _weight(new, states.ROW_NOT_FOUND)
+    conn.execute(
+        update(Batch)
+        .where(Batch.id == claim.batch_id)
+        .values(
+            processed_rows=Batch.processed_rows + processed,
+            success_count=Batch.success_count + success,
+            not_found_count=Batch.not_found_count + not_found,
+            credits_used=Batch.credits_used + total,
         )
-        new = [r for r in results if r.row.row_no in inserted]
-        total = charge_rows(
-            conn,
-            claim.account_id,
-            claim.batch_id,
-            [(r.row.row_no, r.cost) for r in new if r.cost],
-            note=f"chunk {claim.chunk_no}",
+    )
+    if paused:
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
+            .values(status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None)
         )
-        processed = _weight(new)
-        success = _weight(new, states.ROW_SUCCESS)
-        not_found = _weight(new, states.ROW_NOT_FOUND)
         conn.execute(
             update(Batch)
-            .where(Batch.id == claim.batch_id)
+            .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
             .values(
-                processed_rows=Batch.processed_rows + processed,
-                success_count=Batch.success_count + success,
-                not_found_count=Batch.not_found_count + not_found,
-                credits_used=Batch.credits_used + total,
+                status=states.PAUSED,
+                status_message=states.PAUSED_MESSAGE.format(batch_id=claim.batch_id),
             )
         )
-        if paused:
-            conn.execute(
-                update(BatchChunk)
-                .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
-                .values(
-                    status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None
-                )
-            )
-            conn.execute(
-                update(Batch)
-                .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
-                .values(
-                    status=states.PAUSED,
-                    status_message=states.PAUSED_MESSAGE.format(batch_id=claim.batch_id),
-                )
-            )
-            return "paused"
-        _finish_chunk(conn, claim, states.CHUNK_DONE)
+        return "paused"
+    _finish_chunk(conn, claim, states.CHUNK_DONE)
     return "done"
 
 
