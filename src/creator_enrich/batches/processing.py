@@ -137,12 +137,17 @@ def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
 
 
 def _holds_lease(conn: Connection, claim: Claim) -> bool:
+    """The fence. On PostgreSQL it locks the chunk row until this transaction ends, so that no
+    claim, commit or failure of the same chunk can slip in between this check and the COMMIT
+    (SQLite's BEGIN IMMEDIATE already keeps every other writer out)."""
     token = conn.execute(
-        select(BatchChunk.lease_token).where(
+        select(BatchChunk.lease_token)
+        .where(
             BatchChunk.batch_id == claim.batch_id,
             BatchChunk.chunk_no == claim.chunk_no,
             BatchChunk.status == states.CHUNK_RUNNING,
         )
+        .with_for_update()
     ).scalar()
     return token == claim.token
 
@@ -315,10 +320,10 @@ def release_chunk(engine: Engine, claim: Claim) -> None:
 def fail_chunk(engine: Engine, batch_id: str, chunk_no: int, reason: str) -> bool:
     """Retries are spent: every unfinished row of the chunk becomes ``failed`` (free of charge)."""
     with write_transaction(engine) as conn:
-        chunk = conn.execute(
-            select(BatchChunk.status).where(
-                BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no
-            )
+        chunk = conn.execute(  # locked: a worker committing this chunk now goes first
+            select(BatchChunk.status)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no)
+            .with_for_update()
         ).scalar()
         if chunk not in (states.CHUNK_QUEUED, states.CHUNK_RUNNING):
             return False
