@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     # Worker
     worker_threads: int = 4
     embedded_worker: bool | None = None  # default: on with memory://, off otherwise
-    lease_seconds: int = 120
+    lease_seconds: int = 120  # renewed every third of it while a live worker is on the chunk
+    chunk_time_limit_seconds: int = 900  # then the attempt is aborted (and retried)
     max_chunk_retries: int = 5  # then the chunk's rows end as `failed`
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
@@ -68,7 +69,13 @@ class Settings(BaseSettings):
     single_include_lookalikes: bool = False
     single_include_audience_data: bool = False
 
-    @field_validator("chunk_size", "worker_threads", "max_upload_bytes", "lease_seconds")
+    @field_validator(
+        "chunk_size",
+        "worker_threads",
+        "max_upload_bytes",
+        "lease_seconds",
+        "chunk_time_limit_seconds",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
