@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = None  # default: on with memory://, off otherwise
     lease_seconds: int = 120  # renewed every third of it while a live worker is on the chunk
     chunk_time_limit_seconds: int = 900  # then the attempt is aborted (and retried)
+    # `creator-enrich worker` on SIGTERM: in-flight chunks get this long, then the process exits
+    # (their leases expire and they run again); bounds the exit even when Redis is down.
+    worker_shutdown_seconds: int = 10
     max_chunk_retries: int = 5  # then the chunk's rows end as `failed`
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
         "max_upload_bytes",
         "lease_seconds",
         "chunk_time_limit_seconds",
+        "worker_shutdown_seconds",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
