@@ -61,18 +61,18 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.workers: subprocess.Popen[bytes] | None = None
 
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [*CLI, *args],
-            env=self.env,
+            env=env or self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: kill -9 reaches every child
         )
 
-    def start(self) -> None:
+    def start(self, workers: bool = True) -> None:
         self.proc = self._spawn("serve", "--port", str(self.port), "--log-level", "warning")
-        if not EMBEDDED:
+        if workers and not EMBEDDED:
             self.start_workers()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -100,6 +100,32 @@ class Server:
         self.workers = self._spawn(
             "worker", "--processes", str(processes), "--threads", str(threads)
         )
+
+    def run_crashing(self, crash_at: str) -> int:
+        """Run the chunk processing of this server with a crash point (one process, one thread,
+        so that "the Nth commit" is well defined) until it kills itself; its exit code.
+
+        Embedded: a second `serve` process on the same database, whose start-up sweep sends the
+        queued chunks (start this server with CREATOR_ENRICH_EMBEDDED_WORKER=false). Redis: a
+        `creator-enrich worker` (start this server with ``workers=False``).
+        """
+        env = {
+            **self.env,
+            "CREATOR_ENRICH_CRASH_AT": crash_at,
+            "CREATOR_ENRICH_WORKER_THREADS": "1",
+        }
+        if EMBEDDED:
+            env["CREATOR_ENRICH_EMBEDDED_WORKER"] = "true"
+            args = ["serve", "--port", str(free_port()), "--log-level", "warning"]
+        else:
+            args = ["worker", "--processes", "1", "--threads", "1"]
+        proc = self._spawn(*args, env=env)
+        try:
+            return proc.wait(timeout=180)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
     def kill_processing(self) -> None:
         """kill -9 whatever runs the chunks: the API process (embedded) or the workers."""

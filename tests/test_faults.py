@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
+from creator_enrich.accounts.service import Caller, create_account
+from creator_enrich.batches import processing
+from creator_enrich.batches.create_form import parse_create_form
+from creator_enrich.batches.service import create_batch
+from creator_enrich.config import Settings
 from creator_enrich.db.engine import create_db_engine, read_connection
-from creator_enrich.db.schema import Account, BatchResult, BatchRow, LedgerEntry
+from creator_enrich.db.schema import Account, Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
+from creator_enrich.db.types import utcnow
+from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.helpers import assert_money_invariants
 from tests.processes import Server, admin_flow, cli, ghost_csv, server_env
 
@@ -157,3 +166,85 @@ def test_workers_killed_at_several_points(env: dict[str, str], key: str, big_csv
     finally:
         srv.stop()
     _assert_exactly_once(env, batch_id)
+
+
+def test_a_late_commit_and_a_new_claim_of_one_chunk_never_both_count(
+    env: dict[str, str], key: str
+) -> None:
+    """PostgreSQL runs them at once: worker A passes the fence with a lease that has just run out
+    and waits for the account lock; worker B takes the chunk over meanwhile. The fence locks the
+    chunk row, so B waits for A's COMMIT and finds the chunk done, instead of counting it twice."""
+    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
+    settings = Settings(chunk_size=10)
+    account_id = create_account(engine, "race-fence", Decimal(10))
+    caller = Caller(account_id=account_id, key_id="test", read_only=False)
+    hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "10").stdout.split()
+    request = parse_create_form({"enrichment_mode": ["raw"], "platform": ["youtube"]}, settings)
+    created, _ = create_batch(
+        engine, settings, caller, request, ("handle\n" + "\n".join(hits)).encode()
+    )
+    batch_id = created["batch_id"]
+    late = processing.claim_chunk(engine, batch_id, 0, lease_seconds=60)
+    assert late is not None
+    with read_connection(engine) as conn:
+        rows = processing._pending_rows(conn, late)
+        outcomes = enrich(
+            EnrichContext(conn, engine, Path(env["CREATOR_ENRICH_DATA_DIR"])),
+            late.options,
+            [r.key for r in rows],
+        )
+    with engine.begin() as conn:  # A's lease runs out
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    done: dict[str, str] = {}
+    blocker = engine.connect()
+    blocker_tx = blocker.begin()
+    blocker.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    try:
+        worker_a = threading.Thread(
+            target=lambda: done.update(a=processing.commit_chunk(engine, late, outcomes, rows))
+        )
+        worker_a.start()
+        _wait_for_lock_waits(engine, 1)  # A passed the fence and waits for the account
+        worker_b = threading.Thread(
+            target=lambda: done.update(
+                b=processing.process_chunk(
+                    engine, batch_id, 0, 60, Path(env["CREATOR_ENRICH_DATA_DIR"])
+                )
+            )
+        )
+        worker_b.start()
+        _wait_for_lock_waits(engine, 2)  # B waits too (for the chunk row, or for the account)
+    finally:
+        blocker_tx.rollback()
+        blocker.close()
+    worker_a.join(timeout=60)
+    worker_b.join(timeout=60)
+    assert done == {"a": "done", "b": "skipped"}
+    with read_connection(engine) as conn:
+        chunks_done, chunks_total, status = conn.execute(
+            select(Batch.chunks_done, Batch.chunks_total, Batch.status).where(Batch.id == batch_id)
+        ).one()
+    assert (chunks_done, chunks_total, status) == (1, 1, "finished")
+    assert_money_invariants(engine, account_id, Decimal(10))
+    engine.dispose()
+
+
+def _wait_for_lock_waits(engine: Any, count: int) -> None:
+    """Until ``count`` sessions of this database wait for a lock (bounded, to avoid a hang)."""
+    deadline = time.monotonic() + 60
+    while True:
+        with read_connection(engine) as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        if waiting >= count:
+            return
+        assert time.monotonic() < deadline, f"{waiting} sessions wait for a lock, not {count}"
+        time.sleep(0.05)

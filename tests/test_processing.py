@@ -19,10 +19,11 @@ from creator_enrich.batches.service import batch_status, create_batch, resume_ba
 from creator_enrich.config import Settings
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.credits.ledger import grant
-from creator_enrich.db.engine import create_db_engine, write_transaction
+from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk
 from creator_enrich.db.types import utcnow
+from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import DATA_DIR, fresh_database_url
 from tests.helpers import assert_money_invariants, csv_of, handles
 
@@ -192,3 +193,74 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
         outcomes = enrich(EnrichContext(conn, private, DATA_DIR), dead.options, [])
     assert processing.commit_chunk(private, dead, outcomes, []) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
+
+
+def test_crash_point_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from creator_enrich.worker.failpoints import CrashAt, parse
+
+    assert parse("before_commit:3") == CrashAt("before_commit", 3)
+    assert parse("after_commit:1") == CrashAt("after_commit", 1)
+    assert Settings(crash_at="").crash_at is None
+    for wrong in ("before_commit", "before_commit:0", "mid_commit:2", "after_commit:x"):
+        with pytest.raises(ValidationError, match="crash point"):
+            Settings(crash_at=wrong)
+
+
+def _lease_expires_at(engine: Any, batch_id: str) -> Any:
+    with write_transaction(engine) as conn:
+        return conn.execute(
+            select(BatchChunk.lease_expires_at).where(
+                BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == 0
+            )
+        ).scalar_one()
+
+
+def _expire_lease(engine: Any, batch_id: str) -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == 0)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+def test_a_live_worker_keeps_its_lease_while_work_outlasts_it(private: Any) -> None:
+    import time
+
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    claim = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
+    assert claim is not None
+    with processing.LeaseKeeper(private, claim, lease_seconds=60, every=0.05):
+        _expire_lease(private, batch_id)  # the work has now run longer than one lease...
+        deadline = time.monotonic() + 30  # a bound against a hang, not a timing assertion
+        while _lease_expires_at(private, batch_id) < utcnow():
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.02)
+        # ...and the keeper renewed it: the sweeper leaves the chunk to its worker.
+        swept = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=5)
+        assert (batch_id, 0) not in swept.resend
+        assert processing.claim_chunk(private, batch_id, 0, lease_seconds=60) is None
+        with read_connection(private) as conn:
+            rows = processing._pending_rows(conn, claim)
+            outcomes = enrich(
+                EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
+            )
+        assert processing.commit_chunk(private, claim, outcomes, rows) == "done"
+    assert _lease_expires_at(private, batch_id) is None  # renewal stops with the chunk done
+    assert batch_status(private, caller, batch_id)["status"] == "finished"
+
+
+def test_lease_renewal_is_fenced_by_the_token(private: Any) -> None:
+    _, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    stale = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
+    assert stale is not None
+    _expire_lease(private, batch_id)  # its worker hung past the lease, and another took over
+    current = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
+    assert current is not None
+    taken_over_until = _lease_expires_at(private, batch_id)
+    assert not processing.renew_lease(private, stale, 3600)
+    assert _lease_expires_at(private, batch_id) == taken_over_until
+    assert processing.renew_lease(private, current, 3600)
+    assert _lease_expires_at(private, batch_id) > taken_over_until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from creator_enrich.db.engine import create_db_engine, read_connection
-from creator_enrich.db.schema import BatchResult, BatchRow, LedgerEntry
+from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from tests.helpers import assert_money_invariants
-from tests.processes import Server, admin_flow, cli, ghost_csv, server_env
+from tests.processes import EMBEDDED, Server, admin_flow, cli, ghost_csv, server_env
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,107 @@ def test_two_api_processes_behind_one_database_agree(
     finally:
         second.stop()
         first.stop()
+
+
+@pytest.mark.parametrize("crash_at", ["before_commit:3", "after_commit:3"])
+def test_process_killed_at_a_chunk_commit_then_restarted_finishes_once(
+    env: dict[str, str], admin: dict[str, str], tmp_path: Path, crash_at: str
+) -> None:
+    """kill -9 at a defined point: inside the 3rd chunk commit with its transaction open (every
+    statement ran, no COMMIT yet), or right after it (stored, message not yet acknowledged)."""
+    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
+    headers = {"Authorization": f"Bearer {admin['key']}"}
+    hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "120").stdout.split()
+    # A hit every sixth row: every chunk of 25 charges, so the killed commit holds charges too.
+    lines = [hits[i // 6] if i % 6 == 0 else f"ghost_{crash_at[0]}_{i}" for i in range(720)]
+    csv_path = tmp_path / "crash.csv"
+    csv_path.write_text("handle\n" + "\n".join(lines) + "\n")
+    batch_before = _ledger_total(engine)
+
+    # The batch is stored with every chunk queued before any processing starts.
+    srv = Server({**env, "CREATOR_ENRICH_EMBEDDED_WORKER": "false"})
+    srv.start(workers=False)
+    recovery: Server | None = None
+    try:
+        batch_id = str(srv.submit(admin["key"], csv_path, "youtube")["batch_id"])
+        code = srv.run_crashing(crash_at)
+        assert code == (-signal.SIGKILL if EMBEDDED else 1)  # dramatiq: 1 when a worker is killed
+        committed = 2 if crash_at.startswith("before") else 3
+        _assert_nothing_half_stored(engine, batch_id, committed)
+
+        if EMBEDDED:  # a new server whose start-up sweep takes back what the dead one held
+            recovery = Server(env)
+            recovery.start()
+        else:  # new workers; the dead one's lease expires and the sweeper re-sends its chunk
+            srv.start_workers()
+        status_url = f"{srv.url}/public/v1/enrichment/batch/{batch_id}/status/"
+        deadline = time.monotonic() + 120
+        while True:
+            status = httpx.get(status_url, headers=headers).json()
+            if status["status"] in ("finished", "failed"):
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+    finally:
+        if recovery is not None:
+            recovery.stop()
+        srv.stop()
+    assert status["status"] == "finished"
+    assert status["processed_rows"] == status["total_rows"] == 720
+    assert status["success_count"] == 120
+    assert status["credits_used"] == "3.60"
+    with read_connection(engine) as conn:
+        results = conn.execute(
+            select(func.count(), func.count(func.distinct(BatchResult.row_no))).where(
+                BatchResult.batch_id == batch_id
+            )
+        ).one()
+        charges = conn.execute(
+            select(func.count(), func.count(func.distinct(LedgerEntry.row_no))).where(
+                LedgerEntry.batch_id == batch_id
+            )
+        ).one()
+    assert tuple(results) == (720, 720)  # every input row has exactly one result
+    assert tuple(charges) == (120, 120)  # each charged row has exactly one ledger entry
+    assert batch_before - _ledger_total(engine) == Decimal("3.60")
+    assert_money_invariants(engine, _account_id(engine), Decimal("50.5"))
+    engine.dispose()
+
+
+def _ledger_total(engine: Any) -> Decimal:
+    with read_connection(engine) as conn:
+        return Decimal(conn.execute(select(func.sum(LedgerEntry.amount))).scalar_one())
+
+
+def _assert_nothing_half_stored(engine: Any, batch_id: str, committed: int) -> None:
+    """Exactly the chunks committed before the kill are stored: results, charges and counters
+    of the killed commit are all there (after_commit) or all gone (before_commit)."""
+    with read_connection(engine) as conn:
+        done = (
+            conn.execute(
+                select(BatchChunk.chunk_no).where(
+                    BatchChunk.batch_id == batch_id, BatchChunk.status == "done"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rows_done = conn.execute(
+            select(func.count())
+            .select_from(BatchRow)
+            .where(BatchRow.batch_id == batch_id, BatchRow.chunk_no.in_(done))
+        ).scalar_one()
+        results, charged = conn.execute(
+            select(func.count(), func.count().filter(BatchResult.credits > 0)).where(
+                BatchResult.batch_id == batch_id
+            )
+        ).one()
+        entries, chunks_done, processed = (
+            conn.execute(select(func.count()).where(LedgerEntry.batch_id == batch_id)).scalar_one(),
+            *conn.execute(
+                select(Batch.chunks_done, Batch.processed_rows).where(Batch.id == batch_id)
+            ).one(),
+        )
+    assert len(done) == chunks_done == committed
+    assert results == rows_done == processed > 0
+    assert entries == charged > 0

@@ -129,7 +129,7 @@ def worker(
         "--fork-function",
         "creator_enrich.worker.sweeper:run_forever",
         "--worker-shutdown-timeout",
-        "30000",
+        str(settings.worker_shutdown_seconds * 1000),
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the workers
 

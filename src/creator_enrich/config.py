@@ -35,10 +35,17 @@ class Settings(BaseSettings):
     # Worker
     worker_threads: int = 4
     embedded_worker: bool | None = None  # default: on with memory://, off otherwise
-    lease_seconds: int = 120
+    lease_seconds: int = 120  # renewed every third of it while a live worker is on the chunk
+    chunk_time_limit_seconds: int = 900  # then the attempt is aborted (and retried)
+    # `creator-enrich worker` on SIGTERM: in-flight chunks get this long, then the process exits
+    # (their leases expire and they run again); bounds the exit even when Redis is down.
+    worker_shutdown_seconds: int = 10
     max_chunk_retries: int = 5  # then the chunk's rows end as `failed`
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
+    # Fault tests only: "before_commit:N" / "after_commit:N" kills the process at that point
+    # of its Nth chunk commit (see worker/failpoints.py). Unset in any real deployment.
+    crash_at: str | None = None
 
     # Downloads and retention
     download_link_ttl_seconds: int = 3600
@@ -65,12 +72,28 @@ class Settings(BaseSettings):
     single_include_lookalikes: bool = False
     single_include_audience_data: bool = False
 
-    @field_validator("chunk_size", "worker_threads", "max_upload_bytes", "lease_seconds")
+    @field_validator(
+        "chunk_size",
+        "worker_threads",
+        "max_upload_bytes",
+        "lease_seconds",
+        "chunk_time_limit_seconds",
+        "worker_shutdown_seconds",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("must be positive")
         return value
+
+    @field_validator("crash_at")
+    @classmethod
+    def _crash_point(cls, value: str | None) -> str | None:
+        if value:
+            from creator_enrich.worker.failpoints import parse
+
+            parse(value)
+        return value or None
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ with one ledger row per charged row under a unique key.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
+from creator_enrich.worker import failpoints
 
 log = logging.getLogger(__name__)
 RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
@@ -136,12 +138,17 @@ def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
 
 
 def _holds_lease(conn: Connection, claim: Claim) -> bool:
+    """The fence. On PostgreSQL it locks the chunk row until this transaction ends, so that no
+    claim, commit or failure of the same chunk can slip in between this check and the COMMIT
+    (SQLite's BEGIN IMMEDIATE already keeps every other writer out)."""
     token = conn.execute(
-        select(BatchChunk.lease_token).where(
+        select(BatchChunk.lease_token)
+        .where(
             BatchChunk.batch_id == claim.batch_id,
             BatchChunk.chunk_no == claim.chunk_no,
             BatchChunk.status == states.CHUNK_RUNNING,
         )
+        .with_for_update()
     ).scalar()
     return token == claim.token
 
@@ -224,51 +231,59 @@ def commit_chunk(
 ) -> str:
     """Store, charge and count in one transaction. Returns what happened, for logs and tests."""
     with write_transaction(engine) as conn:
-        if not _holds_lease(conn, claim):
-            return "fenced"
-        results, paused = _affordable(conn, claim, rows, outcomes)
-        inserted = insert_ignoring_conflicts(
-            conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
+        outcome = _store_and_charge(conn, claim, outcomes, rows)
+        failpoints.reach("before_commit")
+    failpoints.reach("after_commit")
+    return outcome
+
+
+def _store_and_charge(
+    conn: Connection, claim: Claim, outcomes: dict[str, Outcome], rows: list[_Row]
+) -> str:
+    """The statements of a chunk commit: fence, results, charges, counters, chunk state."""
+    if not _holds_lease(conn, claim):
+        return "fenced"
+    results, paused = _affordable(conn, claim, rows, outcomes)
+    inserted = insert_ignoring_conflicts(
+        conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
+    )
+    new = [r for r in results if r.row.row_no in inserted]
+    total = charge_rows(
+        conn,
+        claim.account_id,
+        claim.batch_id,
+        [(r.row.row_no, r.cost) for r in new if r.cost],
+        note=f"chunk {claim.chunk_no}",
+    )
+    processed = _weight(new)
+    success = _weight(new, states.ROW_SUCCESS)
+    not_found = _weight(new, states.ROW_NOT_FOUND)
+    conn.execute(
+        update(Batch)
+        .where(Batch.id == claim.batch_id)
+        .values(
+            processed_rows=Batch.processed_rows + processed,
+            success_count=Batch.success_count + success,
+            not_found_count=Batch.not_found_count + not_found,
+            credits_used=Batch.credits_used + total,
         )
-        new = [r for r in results if r.row.row_no in inserted]
-        total = charge_rows(
-            conn,
-            claim.account_id,
-            claim.batch_id,
-            [(r.row.row_no, r.cost) for r in new if r.cost],
-            note=f"chunk {claim.chunk_no}",
+    )
+    if paused:
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
+            .values(status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None)
         )
-        processed = _weight(new)
-        success = _weight(new, states.ROW_SUCCESS)
-        not_found = _weight(new, states.ROW_NOT_FOUND)
         conn.execute(
             update(Batch)
-            .where(Batch.id == claim.batch_id)
+            .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
             .values(
-                processed_rows=Batch.processed_rows + processed,
-                success_count=Batch.success_count + success,
-                not_found_count=Batch.not_found_count + not_found,
-                credits_used=Batch.credits_used + total,
+                status=states.PAUSED,
+                status_message=states.PAUSED_MESSAGE.format(batch_id=claim.batch_id),
             )
         )
-        if paused:
-            conn.execute(
-                update(BatchChunk)
-                .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
-                .values(
-                    status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None
-                )
-            )
-            conn.execute(
-                update(Batch)
-                .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
-                .values(
-                    status=states.PAUSED,
-                    status_message=states.PAUSED_MESSAGE.format(batch_id=claim.batch_id),
-                )
-            )
-            return "paused"
-        _finish_chunk(conn, claim, states.CHUNK_DONE)
+        return "paused"
+    _finish_chunk(conn, claim, states.CHUNK_DONE)
     return "done"
 
 
@@ -279,14 +294,64 @@ def process_chunk(
     if claim is None:
         return "skipped"
     try:
-        with read_connection(engine) as conn:
-            rows = _pending_rows(conn, claim)
-            ctx = EnrichContext(conn, engine, data_dir)
-            outcomes = enrich(ctx, claim.options, sorted({r.key for r in rows}))
-        return commit_chunk(engine, claim, outcomes, rows)
+        with LeaseKeeper(engine, claim, lease_seconds):
+            with read_connection(engine) as conn:
+                rows = _pending_rows(conn, claim)
+                ctx = EnrichContext(conn, engine, data_dir)
+                outcomes = enrich(ctx, claim.options, sorted({r.key for r in rows}))
+            return commit_chunk(engine, claim, outcomes, rows)
     except Exception:
         release_chunk(engine, claim)
         raise
+
+
+def renew_lease(engine: Engine, claim: Claim, lease_seconds: float) -> bool:
+    """Push the lease ``lease_seconds`` from now, if this claim still holds it (fenced)."""
+    with write_transaction(engine) as conn:
+        renewed = conn.execute(
+            update(BatchChunk)
+            .where(
+                BatchChunk.batch_id == claim.batch_id,
+                BatchChunk.chunk_no == claim.chunk_no,
+                BatchChunk.status == states.CHUNK_RUNNING,
+                BatchChunk.lease_token == claim.token,
+            )
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        ).rowcount
+    return bool(renewed)
+
+
+class LeaseKeeper:
+    """While a worker is on a chunk, renew its lease every ``every`` seconds (a third of the
+    lease by default): work that outlasts one lease is not taken over while its worker lives.
+    A worker that dies stops renewing, so the lease still expires and the sweeper re-sends."""
+
+    def __init__(
+        self, engine: Engine, claim: Claim, lease_seconds: float, every: float | None = None
+    ) -> None:
+        self._engine, self._claim, self._lease_seconds = engine, claim, lease_seconds
+        self._every = every if every is not None else lease_seconds / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"lease-{claim.batch_id}-{claim.chunk_no}", daemon=True
+        )
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                if not renew_lease(self._engine, self._claim, self._lease_seconds):
+                    return  # taken over or finished: the fence decides the commit
+            except Exception:  # the database is down: keep trying while the work goes on
+                claim = self._claim
+                log.warning("could not renew the lease of %s/%s", claim.batch_id, claim.chunk_no)
 
 
 def release_chunk(engine: Engine, claim: Claim) -> None:
@@ -306,10 +371,10 @@ def release_chunk(engine: Engine, claim: Claim) -> None:
 def fail_chunk(engine: Engine, batch_id: str, chunk_no: int, reason: str) -> bool:
     """Retries are spent: every unfinished row of the chunk becomes ``failed`` (free of charge)."""
     with write_transaction(engine) as conn:
-        chunk = conn.execute(
-            select(BatchChunk.status).where(
-                BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no
-            )
+        chunk = conn.execute(  # locked: a worker committing this chunk now goes first
+            select(BatchChunk.status)
+            .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk_no == chunk_no)
+            .with_for_update()
         ).scalar()
         if chunk not in (states.CHUNK_QUEUED, states.CHUNK_RUNNING):
             return False

@@ -28,7 +28,7 @@ _configured = False
 def _middleware(settings: Settings) -> list[dramatiq.Middleware]:
     return [
         AgeLimit(),
-        TimeLimit(time_limit=settings.lease_seconds * 1000),
+        TimeLimit(time_limit=settings.chunk_time_limit_seconds * 1000),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
