@@ -8,13 +8,53 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.databases import BROKER_URL, fresh_database_url
 
 CLI = [sys.executable, "-m", "creator_enrich"]
+
+
+def wait_healthy(url: str, seconds: float = 30) -> None:
+    """Until the server at ``url`` answers /healthz; one that never does fails the test."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not start")
+
+
+def wait_for_batch(
+    url: str,
+    key: str,
+    batch_id: str,
+    until: Callable[[dict[str, Any]], bool],
+    seconds: float = 180,
+) -> dict[str, Any]:
+    """Poll the batch's status through the API until ``until`` holds, and return that status.
+    Answers other than 200 (a 503 while a database is down) are polled through, not returned."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = httpx.get(
+            f"{url}/public/v1/enrichment/batch/{batch_id}/status/",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        if response.status_code == 200 and until(response.json()):
+            return response.json()  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.05)
+
+
+def is_done(status: dict[str, Any]) -> bool:
+    return status["status"] in ("finished", "failed")
 
 
 def free_port() -> int:
@@ -74,14 +114,7 @@ class Server:
         self.proc = self._spawn("serve", "--port", str(self.port), "--log-level", "warning")
         if workers and not EMBEDDED:
             self.start_workers()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start")
+        wait_healthy(self.url)
 
     def submit(self, key: str, path: Path, platform: str) -> dict[str, object]:
         """Upload a CSV for raw enrichment through the real HTTP API; the create answer."""

@@ -24,8 +24,7 @@ from creator_enrich.db.engine import read_connection
 from creator_enrich.db.schema import ApiKey
 from creator_enrich.errors import NotFound
 from tests.helpers import csv_of, handles
-from tests.processes import CLI, cli, free_port, server_env
-from tests.test_rate_limits import wait_up
+from tests.processes import CLI, cli, free_port, server_env, wait_healthy
 
 URL = "/public/v1/enrichment/batch/"
 CREDITS = "/public/v1/accounts/credits/"
@@ -173,7 +172,7 @@ class LoggedServer:
                 stderr=subprocess.STDOUT,
             )
         try:
-            wait_up(self.url)
+            wait_healthy(self.url)
         except AssertionError:
             self.stop()
             raise

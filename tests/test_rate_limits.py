@@ -18,7 +18,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from tests.helpers import csv_of, handles
-from tests.processes import CLI, cli, free_port, server_env
+from tests.processes import CLI, cli, free_port, server_env, wait_healthy
 
 LIMIT = 300
 
@@ -120,17 +120,6 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not start")
-
-
 def test_two_api_processes_share_one_count_in_redis(tmp_path: Path) -> None:
     """The limit is per account, not per process: with Redis configured it holds across them."""
     redis_proc, redis_url = _redis_server(tmp_path)
@@ -146,7 +135,7 @@ def test_two_api_processes_share_one_count_in_redis(tmp_path: Path) -> None:
     servers = [_serve(env), _serve(env)]
     try:
         for _, url in servers:
-            wait_up(url)
+            wait_healthy(url)
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(timeout=10) as http:
             codes = Counter(

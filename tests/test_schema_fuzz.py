@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.processes import Server, cli, server_env
+from tests.processes import Server, cli, server_env, wait_for_batch
 
 ST = [str(Path(sys.executable).with_name("st"))]
 # Per operation and phase: about a minute on SQLite, a little more on PostgreSQL. A longer hunt:
@@ -52,19 +51,6 @@ class Fixture:
         self.values = values
 
 
-def _wait(server: Server, key: str, batch_id: str, until: tuple[str, ...]) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while True:
-        status = httpx.get(
-            f"{server.url}/public/v1/enrichment/batch/{batch_id}/status/",
-            headers={"Authorization": f"Bearer {key}"},
-        ).json()
-        if status["status"] in until:
-            return status  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, status
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     env = server_env(tmp_path_factory.mktemp("fuzz"), "fuzz", redis_db=7)
@@ -85,12 +71,14 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     server.start()
     try:
         paused = str(server.submit(key, csv, "instagram")["batch_id"])
-        _wait(server, key, paused, ("paused_insufficient_credits",))
+        wait_for_batch(
+            server.url, key, paused, lambda s: s["status"] == "paused_insufficient_credits"
+        )
         cli(env, "credits", "grant", "fuzz", "100000")
         finished = str(server.submit(key, csv, "instagram")["batch_id"])
         doomed = str(server.submit(key, csv, "instagram")["batch_id"])
         for batch_id in (finished, doomed):
-            _wait(server, key, batch_id, ("finished",))
+            wait_for_batch(server.url, key, batch_id, lambda s: s["status"] == "finished")
         link = httpx.get(
             f"{server.url}/public/v1/enrichment/batch/{finished}/download/",
             headers={"Authorization": f"Bearer {key}"},

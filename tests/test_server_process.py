@@ -16,7 +16,16 @@ from sqlalchemy import func, select
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from tests.helpers import assert_money_invariants
-from tests.processes import EMBEDDED, Server, admin_flow, cli, ghost_csv, server_env
+from tests.processes import (
+    EMBEDDED,
+    Server,
+    admin_flow,
+    cli,
+    ghost_csv,
+    is_done,
+    server_env,
+    wait_for_batch,
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +106,7 @@ def test_kill_9_mid_batch_then_restart_finishes_once(
     # Redis: the queued messages wait in Redis; the dead workers' leases expire and are swept.
     srv.restart_processing()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            status = httpx.get(status_url, headers=headers).json()
-            if status["status"] in ("finished", "failed"):
-                break
-            assert time.monotonic() < deadline, status
-            time.sleep(0.2)
+        status = wait_for_batch(srv.url, admin["key"], str(batch_id), is_done, seconds=120)
     finally:
         srv.stop()
     assert status["status"] == "finished"
@@ -184,7 +187,6 @@ def test_process_killed_at_a_chunk_commit_then_restarted_finishes_once(
     """kill -9 at a defined point: inside the 3rd chunk commit with its transaction open (every
     statement ran, no COMMIT yet), or right after it (stored, message not yet acknowledged)."""
     engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
-    headers = {"Authorization": f"Bearer {admin['key']}"}
     hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "120").stdout.split()
     # A hit every sixth row: every chunk of 25 charges, so the killed commit holds charges too.
     lines = [hits[i // 6] if i % 6 == 0 else f"ghost_{crash_at[0]}_{i}" for i in range(720)]
@@ -208,14 +210,7 @@ def test_process_killed_at_a_chunk_commit_then_restarted_finishes_once(
             recovery.start()
         else:  # new workers; the dead one's lease expires and the sweeper re-sends its chunk
             srv.start_workers()
-        status_url = f"{srv.url}/public/v1/enrichment/batch/{batch_id}/status/"
-        deadline = time.monotonic() + 120
-        while True:
-            status = httpx.get(status_url, headers=headers).json()
-            if status["status"] in ("finished", "failed"):
-                break
-            assert time.monotonic() < deadline, status
-            time.sleep(0.2)
+        status = wait_for_batch(srv.url, admin["key"], str(batch_id), is_done, seconds=120)
     finally:
         if recovery is not None:
             recovery.stop()
