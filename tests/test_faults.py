@@ -20,14 +20,22 @@ from sqlalchemy import func, select, text, update
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing
 from creator_enrich.batches.create_form import parse_create_form
-from creator_enrich.batches.service import create_batch
+from creator_enrich.batches.service import create_batch, delete_batch
 from creator_enrich.config import Settings
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Account, Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.helpers import assert_money_invariants
-from tests.processes import Server, admin_flow, cli, ghost_csv, server_env
+from tests.processes import (
+    Server,
+    admin_flow,
+    cli,
+    ghost_csv,
+    is_done,
+    server_env,
+    wait_for_batch,
+)
 
 SERVICES = os.environ.get("CREATOR_ENRICH_TEST_SERVICES_DIR", "")
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,16 +78,6 @@ def _status(srv: Server, key: str, batch_id: str) -> httpx.Response:
     )
 
 
-def _wait(srv: Server, key: str, batch_id: str, until: Any, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = _status(srv, key, batch_id)
-        if response.status_code == 200 and until(response.json()):
-            return response.json()  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, response.text
-        time.sleep(0.05)
-
-
 def _assert_exactly_once(env: dict[str, str], batch_id: str) -> None:
     engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
     with read_connection(engine) as conn:
@@ -114,14 +112,14 @@ def test_postgres_restart_mid_batch(env: dict[str, str], key: str, big_csv: Path
     srv.start()
     try:
         batch_id = _submit(srv, key, big_csv)
-        _wait(srv, key, batch_id, lambda s: s["processed_rows"] > 0)
+        wait_for_batch(srv.url, key, batch_id, lambda s: s["processed_rows"] > 0)
         services("stop-pg")
         try:
             codes = {_status(srv, key, batch_id).status_code for _ in range(5)}
         finally:
             services("start-pg")
         assert codes == {503}  # unavailable, never a 500
-        final = _wait(srv, key, batch_id, lambda s: s["status"] in ("finished", "failed"))
+        final = wait_for_batch(srv.url, key, batch_id, is_done)
         assert final["status"] == "finished"
         assert final["success_count"] == HITS
         assert final["error_count"] == 0  # an outage fails no row
@@ -135,14 +133,14 @@ def test_redis_restart_mid_batch(env: dict[str, str], key: str, big_csv: Path) -
     srv.start()
     try:
         batch_id = _submit(srv, key, big_csv)
-        _wait(srv, key, batch_id, lambda s: s["processed_rows"] > 0)
+        wait_for_batch(srv.url, key, batch_id, lambda s: s["processed_rows"] > 0)
         services("stop-redis")
         try:
             assert _status(srv, key, batch_id).status_code == 200  # the API needs no broker
             time.sleep(1)
         finally:
             services("start-redis")
-        final = _wait(srv, key, batch_id, lambda s: s["status"] in ("finished", "failed"))
+        final = wait_for_batch(srv.url, key, batch_id, is_done)
         assert final["status"] == "finished"
         assert final["success_count"] == HITS
     finally:
@@ -157,10 +155,12 @@ def test_workers_killed_at_several_points(env: dict[str, str], key: str, big_csv
         batch_id = _submit(srv, key, big_csv)
         total = HITS + GHOSTS
         for share in (0.05, 0.35, 0.65):
-            _wait(srv, key, batch_id, lambda s, share=share: s["processed_rows"] >= share * total)
+            wait_for_batch(
+                srv.url, key, batch_id, lambda s, share=share: s["processed_rows"] >= share * total
+            )
             srv.kill_processing()
             srv.restart_processing()
-        final = _wait(srv, key, batch_id, lambda s: s["status"] in ("finished", "failed"))
+        final = wait_for_batch(srv.url, key, batch_id, is_done)
         assert final["status"] == "finished"
         assert final["success_count"] == HITS
     finally:
@@ -230,6 +230,63 @@ def test_a_late_commit_and_a_new_claim_of_one_chunk_never_both_count(
         ).one()
     assert (chunks_done, chunks_total, status) == (1, 1, "finished")
     assert_money_invariants(engine, account_id, Decimal(10))
+    engine.dispose()
+
+
+def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: str) -> None:
+    """A worker is inside its chunk commit (fence passed, chunk row locked, waiting for the
+    account) when the owner deletes the batch. The delete takes its locks in the commit's order,
+    so it waits for the commit instead of deadlocking with it: both succeed, the charges stay."""
+    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
+    settings = Settings(chunk_size=10)
+    account_id = create_account(engine, "race-delete", Decimal(10))
+    caller = Caller(account_id=account_id, key_id="test", read_only=False)
+    hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "10").stdout.split()
+    request = parse_create_form({"enrichment_mode": ["raw"], "platform": ["youtube"]}, settings)
+    created, _ = create_batch(
+        engine, settings, caller, request, ("handle\n" + "\n".join(hits)).encode()
+    )
+    batch_id = created["batch_id"]
+    claim = processing.claim_chunk(engine, batch_id, 0, lease_seconds=60)
+    assert claim is not None
+    with read_connection(engine) as conn:
+        rows = processing._pending_rows(conn, claim)
+        outcomes = enrich(
+            EnrichContext(conn, engine, Path(env["CREATOR_ENRICH_DATA_DIR"])),
+            claim.options,
+            [r.key for r in rows],
+        )
+    done: dict[str, Any] = {}
+    blocker = engine.connect()
+    blocker_tx = blocker.begin()
+    blocker.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    try:
+        worker = threading.Thread(
+            target=lambda: done.update(
+                commit=processing.commit_chunk(engine, claim, outcomes, rows)
+            )
+        )
+        worker.start()
+        _wait_for_lock_waits(engine, 1)  # the commit holds its chunk row, waits for the account
+        deleter = threading.Thread(
+            target=lambda: done.update(delete=delete_batch(engine, caller, batch_id))
+        )
+        deleter.start()
+        _wait_for_lock_waits(engine, 2)  # the delete waits for the chunk row
+    finally:
+        blocker_tx.rollback()
+        blocker.close()
+    worker.join(timeout=60)
+    deleter.join(timeout=60)
+    assert done["commit"] == "done"
+    assert done["delete"]["deleted"] is True
+    with read_connection(engine) as conn:
+        assert conn.execute(select(Batch.id).where(Batch.id == batch_id)).first() is None
+        charged = conn.execute(
+            select(func.count()).where(LedgerEntry.batch_id == batch_id)
+        ).scalar_one()
+    assert charged == len(hits)  # the commit's charges were kept: money history stays
+    assert_money_invariants(engine, account_id, Decimal(10), deleted=frozenset({batch_id}))
     engine.dispose()
 
 

@@ -215,8 +215,8 @@ def _owned_batch(
 ) -> BatchRecord:
     """The caller's batch; another account's batch is indistinguishable from a missing one.
 
-    ``lock`` takes the batch row first, so that a worker committing a chunk of it (which holds
-    the row through its results' foreign key) finishes before, or waits and then finds it gone.
+    ``lock`` takes the batch row, so that a worker committing a chunk of it (which holds the row
+    through its results' foreign key) finishes before, or waits and then finds it gone.
     """
     query = select(BATCHES).where(Batch.id == batch_id, Batch.account_id == caller.account_id)
     row = conn.execute(query.with_for_update() if lock else query).first()
@@ -317,6 +317,15 @@ def delete_batch(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any
     """Remove a batch with its rows and results, in any state (a running one stops: its workers'
     leases are gone, so nothing more is stored or charged). Ledger entries stay."""
     with write_transaction(engine) as conn:
+        _owned_batch(conn, caller, batch_id)  # unknown or not the caller's: 404, nothing locked
+        # Locks in the order a chunk commit takes them, its chunk row then the batch row, so that
+        # on PostgreSQL a delete racing a commit waits for it instead of deadlocking with it.
+        conn.execute(
+            select(BatchChunk.chunk_no)
+            .where(BatchChunk.batch_id == batch_id)
+            .order_by(BatchChunk.chunk_no)
+            .with_for_update()
+        ).all()
         batch = _owned_batch(conn, caller, batch_id, lock=True)
         retention.drop_contents(conn, batch_id)
         idempotency.forget_batch(conn, batch_id)
