@@ -41,16 +41,17 @@ _DETECT_SAMPLE = 200
 #: an operator, a function call (``@SUM(``) or a DDE link (``|``). A plain ``@handle`` is fine.
 _FORMULA_RE = re.compile(r"[=+\-]|@(?:[=+\-@]|\w*\()|@.*\|")
 #: Signatures of common non-text files, so the refusal says what was uploaded.
-_BINARY_SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV"),
-    (b"PK\x05\x06", "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook; export the sheet as CSV"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image, not a CSV"),
-    (b"\xff\xd8\xff", "a JPEG image, not a CSV"),
-    (b"GIF87a", "a GIF image, not a CSV"),
-    (b"GIF89a", "a GIF image, not a CSV"),
-    (b"%PDF-", "a PDF document, not a CSV"),
-    (b"\x1f\x8b", "gzip-compressed; upload the CSV itself"),
+_BINARY_SIGNATURES: tuple[tuple[tuple[bytes, ...], str], ...] = (
+    (
+        (b"PK\x03\x04", b"PK\x05\x06"),
+        "a ZIP archive (an .xlsx or .ods workbook is one); export the sheet as CSV",
+    ),
+    ((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",), "an Excel 97-2003 workbook; export the sheet as CSV"),
+    ((b"\x89PNG\r\n\x1a\n",), "a PNG image, not a CSV"),
+    ((b"\xff\xd8\xff",), "a JPEG image, not a CSV"),
+    ((b"GIF87a", b"GIF89a"), "a GIF image, not a CSV"),
+    ((b"%PDF-",), "a PDF document, not a CSV"),
+    ((b"\x1f\x8b",), "gzip-compressed; upload the CSV itself"),
 )
 #: One well-formed multi-byte UTF-8 character: a file holding one is UTF-8, not Windows-1252.
 _UTF8_MULTIBYTE_RE = re.compile(
@@ -266,8 +267,8 @@ def _csv_error(exc: csv.Error, line: int) -> IntakeError:
 
 def _decode(data: bytes) -> tuple[str, str]:
     """Decode the whole upload once, refusing binary data and text we cannot read faithfully."""
-    for signature, what in _BINARY_SIGNATURES:
-        if data.startswith(signature):
+    for signatures, what in _BINARY_SIGNATURES:
+        if data.startswith(signatures):
             raise IntakeError(f"the file is {what}")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
