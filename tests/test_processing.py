@@ -198,7 +198,7 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
 def test_crash_point_setting_is_checked() -> None:
     from pydantic import ValidationError
 
-    from creator_enrich.worker.failpoints import CrashAt, parse
+    from creator_enrich.batches.failpoints import CrashAt, parse
 
     assert parse("before_commit:3") == CrashAt("before_commit", 3)
     assert parse("after_commit:1") == CrashAt("after_commit", 1)

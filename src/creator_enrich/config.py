@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
     # Fault tests only: "before_commit:N" / "after_commit:N" kills the process at that point
-    # of its Nth chunk commit (see worker/failpoints.py). Unset in any real deployment.
+    # of its Nth chunk commit (see batches/failpoints.py). Unset in any real deployment.
     crash_at: str | None = None
 
     # Downloads and retention
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     @classmethod
     def _crash_point(cls, value: str | None) -> str | None:
         if value:
-            from creator_enrich.worker.failpoints import parse
+            from creator_enrich.batches.failpoints import parse
 
             parse(value)
         return value or None

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, Table, or_, select, update
 
-from creator_enrich.batches import states
+from creator_enrich.batches import failpoints, states
 from creator_enrich.credits.ledger import charge_rows, locked_balance
 from creator_enrich.db.dialect import insert_ignoring_conflicts
 from creator_enrich.db.engine import read_connection, write_transaction
@@ -28,7 +28,6 @@ from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
-from creator_enrich.worker import failpoints
 
 log = logging.getLogger(__name__)
 RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
