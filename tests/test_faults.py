@@ -8,6 +8,9 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -168,78 +171,28 @@ def test_workers_killed_at_several_points(env: dict[str, str], key: str, big_csv
     _assert_exactly_once(env, batch_id)
 
 
-def test_a_late_commit_and_a_new_claim_of_one_chunk_never_both_count(
-    env: dict[str, str], key: str
-) -> None:
-    """PostgreSQL runs them at once: worker A passes the fence with a lease that has just run out
-    and waits for the account lock; worker B takes the chunk over meanwhile. The fence locks the
-    chunk row, so B waits for A's COMMIT and finds the chunk done, instead of counting it twice."""
-    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
-    settings = Settings(chunk_size=10)
-    account_id = create_account(engine, "race-fence", Decimal(10))
-    caller = Caller(account_id=account_id, key_id="test", read_only=False)
-    hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "10").stdout.split()
-    request = parse_create_form({"enrichment_mode": ["raw"], "platform": ["youtube"]}, settings)
-    created, _ = create_batch(
-        engine, settings, caller, request, ("handle\n" + "\n".join(hits)).encode()
-    )
-    batch_id = created["batch_id"]
-    late = processing.claim_chunk(engine, batch_id, 0, lease_seconds=60)
-    assert late is not None
-    with read_connection(engine) as conn:
-        rows = processing._pending_rows(conn, late)
-        outcomes = enrich(
-            EnrichContext(conn, engine, Path(env["CREATOR_ENRICH_DATA_DIR"])),
-            late.options,
-            [r.key for r in rows],
-        )
-    with engine.begin() as conn:  # A's lease runs out
-        conn.execute(
-            update(BatchChunk)
-            .where(BatchChunk.batch_id == batch_id)
-            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
-    done: dict[str, str] = {}
-    blocker = engine.connect()
-    blocker_tx = blocker.begin()
-    blocker.execute(select(Account.id).where(Account.id == account_id).with_for_update())
-    try:
-        worker_a = threading.Thread(
-            target=lambda: done.update(a=processing.commit_chunk(engine, late, outcomes, rows))
-        )
-        worker_a.start()
-        _wait_for_lock_waits(engine, 1)  # A passed the fence and waits for the account
-        worker_b = threading.Thread(
-            target=lambda: done.update(
-                b=processing.process_chunk(
-                    engine, batch_id, 0, 60, Path(env["CREATOR_ENRICH_DATA_DIR"])
-                )
-            )
-        )
-        worker_b.start()
-        _wait_for_lock_waits(engine, 2)  # B waits too (for the chunk row, or for the account)
-    finally:
-        blocker_tx.rollback()
-        blocker.close()
-    worker_a.join(timeout=60)
-    worker_b.join(timeout=60)
-    assert done == {"a": "done", "b": "skipped"}
-    with read_connection(engine) as conn:
-        chunks_done, chunks_total, status = conn.execute(
-            select(Batch.chunks_done, Batch.chunks_total, Batch.status).where(Batch.id == batch_id)
-        ).one()
-    assert (chunks_done, chunks_total, status) == (1, 1, "finished")
-    assert_money_invariants(engine, account_id, Decimal(10))
-    engine.dispose()
+@dataclass
+class _ClaimedChunk:
+    """A 10-row batch of known handles whose only chunk a worker has claimed and enriched:
+    what remains is the commit, which a test runs against something else at the same time."""
+
+    engine: Any
+    account_id: int
+    caller: Caller
+    batch_id: str
+    hits: list[str]
+    claim: processing.Claim
+    rows: list[Any]
+    outcomes: dict[str, Any]
+
+    def commit(self) -> str:
+        return processing.commit_chunk(self.engine, self.claim, self.outcomes, self.rows)
 
 
-def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: str) -> None:
-    """A worker is inside its chunk commit (fence passed, chunk row locked, waiting for the
-    account) when the owner deletes the batch. The delete takes its locks in the commit's order,
-    so it waits for the commit instead of deadlocking with it: both succeed, the charges stay."""
+def _claimed_chunk(env: dict[str, str], account: str) -> _ClaimedChunk:
     engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
     settings = Settings(chunk_size=10)
-    account_id = create_account(engine, "race-delete", Decimal(10))
+    account_id = create_account(engine, account, Decimal(10))
     caller = Caller(account_id=account_id, key_id="test", read_only=False)
     hits = cli(env, "data", "sample", "--platform", "youtube", "--count", "10").stdout.split()
     request = parse_create_form({"enrichment_mode": ["raw"], "platform": ["youtube"]}, settings)
@@ -256,26 +209,77 @@ def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: s
             claim.options,
             [r.key for r in rows],
         )
-    done: dict[str, Any] = {}
-    blocker = engine.connect()
-    blocker_tx = blocker.begin()
-    blocker.execute(select(Account.id).where(Account.id == account_id).with_for_update())
-    try:
-        worker = threading.Thread(
+    return _ClaimedChunk(engine, account_id, caller, batch_id, hits, claim, rows, outcomes)
+
+
+@contextmanager
+def _account_locked(engine: Any, account_id: int) -> Iterator[None]:
+    """Hold the account row, so that a chunk commit passes its fence and then waits here."""
+    with engine.connect() as blocker:
+        transaction = blocker.begin()
+        blocker.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+        try:
+            yield
+        finally:
+            transaction.rollback()
+
+
+def test_a_late_commit_and_a_new_claim_of_one_chunk_never_both_count(
+    env: dict[str, str], key: str
+) -> None:
+    """PostgreSQL runs them at once: worker A passes the fence with a lease that has just run out
+    and waits for the account lock; worker B takes the chunk over meanwhile. The fence locks the
+    chunk row, so B waits for A's COMMIT and finds the chunk done, instead of counting it twice."""
+    late = _claimed_chunk(env, "race-fence")
+    engine, batch_id = late.engine, late.batch_id
+    with engine.begin() as conn:  # A's lease runs out
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.batch_id == batch_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    done: dict[str, str] = {}
+    with _account_locked(engine, late.account_id):
+        worker_a = threading.Thread(target=lambda: done.update(a=late.commit()))
+        worker_a.start()
+        _wait_for_lock_waits(engine, 1)  # A passed the fence and waits for the account
+        worker_b = threading.Thread(
             target=lambda: done.update(
-                commit=processing.commit_chunk(engine, claim, outcomes, rows)
+                b=processing.process_chunk(
+                    engine, batch_id, 0, 60, Path(env["CREATOR_ENRICH_DATA_DIR"])
+                )
             )
         )
+        worker_b.start()
+        _wait_for_lock_waits(engine, 2)  # B waits too (for the chunk row, or for the account)
+    worker_a.join(timeout=60)
+    worker_b.join(timeout=60)
+    assert done == {"a": "done", "b": "skipped"}
+    with read_connection(engine) as conn:
+        chunks_done, chunks_total, status = conn.execute(
+            select(Batch.chunks_done, Batch.chunks_total, Batch.status).where(Batch.id == batch_id)
+        ).one()
+    assert (chunks_done, chunks_total, status) == (1, 1, "finished")
+    assert_money_invariants(engine, late.account_id, Decimal(10))
+    engine.dispose()
+
+
+def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: str) -> None:
+    """A worker is inside its chunk commit (fence passed, chunk row locked, waiting for the
+    account) when the owner deletes the batch. The delete takes its locks in the commit's order,
+    so it waits for the commit instead of deadlocking with it: both succeed, the charges stay."""
+    chunk = _claimed_chunk(env, "race-delete")
+    engine, batch_id = chunk.engine, chunk.batch_id
+    done: dict[str, Any] = {}
+    with _account_locked(engine, chunk.account_id):
+        worker = threading.Thread(target=lambda: done.update(commit=chunk.commit()))
         worker.start()
         _wait_for_lock_waits(engine, 1)  # the commit holds its chunk row, waits for the account
         deleter = threading.Thread(
-            target=lambda: done.update(delete=delete_batch(engine, caller, batch_id))
+            target=lambda: done.update(delete=delete_batch(engine, chunk.caller, batch_id))
         )
         deleter.start()
         _wait_for_lock_waits(engine, 2)  # the delete waits for the chunk row
-    finally:
-        blocker_tx.rollback()
-        blocker.close()
     worker.join(timeout=60)
     deleter.join(timeout=60)
     assert done["commit"] == "done"
@@ -285,8 +289,8 @@ def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: s
         charged = conn.execute(
             select(func.count()).where(LedgerEntry.batch_id == batch_id)
         ).scalar_one()
-    assert charged == len(hits)  # the commit's charges were kept: money history stays
-    assert_money_invariants(engine, account_id, Decimal(10), deleted=frozenset({batch_id}))
+    assert charged == len(chunk.hits)  # the commit's charges were kept: money history stays
+    assert_money_invariants(engine, chunk.account_id, Decimal(10), deleted=frozenset({batch_id}))
     engine.dispose()
 
 
