@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing, states
@@ -21,7 +21,7 @@ from creator_enrich.creators.generate import generate_store
 from creator_enrich.credits.ledger import grant
 from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
 from creator_enrich.db.migrate import upgrade
-from creator_enrich.db.schema import BatchChunk
+from creator_enrich.db.schema import BatchChunk, BatchResult, LedgerEntry
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import DATA_DIR, fresh_database_url
@@ -106,6 +106,39 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
         )
     assert processing.commit_chunk(private, stale, outcomes, rows) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
+    assert_money_invariants(private, caller.account_id, Decimal(10))
+
+
+def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private: Any) -> None:
+    """The commit re-reads which rows are stored inside its own locked transaction: a result
+    that appeared after the worker read its rows (here written by hand) is kept as it is."""
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    claim = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
+    assert claim is not None
+    with read_connection(private) as conn:
+        rows = processing._pending_rows(conn, claim)
+        outcomes = enrich(
+            EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
+        )
+    with write_transaction(private) as conn:
+        conn.execute(
+            insert(BatchResult).values(
+                batch_id=batch_id, row_no=rows[3].row_no, status="failed", reason="by hand"
+            )
+        )
+    assert processing.commit_chunk(private, claim, outcomes, rows) == "done"
+    with read_connection(private) as conn:
+        kept = conn.execute(
+            select(BatchResult.status, BatchResult.reason).where(
+                BatchResult.batch_id == batch_id, BatchResult.row_no == rows[3].row_no
+            )
+        ).one()
+        charged = conn.execute(
+            select(func.count()).where(LedgerEntry.batch_id == batch_id)
+        ).scalar_one()
+    assert tuple(kept) == ("failed", "by hand")
+    assert charged == 9
+    assert batch_status(private, caller, batch_id)["credits_used"] == "0.27"
     assert_money_invariants(private, caller.account_id, Decimal(10))
 
 

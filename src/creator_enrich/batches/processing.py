@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, or_, select, update
 
 from creator_enrich.batches import failpoints, states
 from creator_enrich.credits.ledger import charge_rows, locked_balance
-from creator_enrich.db.dialect import insert_ignoring_conflicts
+from creator_enrich.db.dialect import insert_ignoring_conflicts, insert_many
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
-from creator_enrich.db.types import utcnow
+from creator_enrich.db.types import to_micros, utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
 
@@ -118,22 +118,30 @@ class _Row:
 
 def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
     """The chunk's rows that have no stored result yet (all of them, unless resumed)."""
-    rows = conn.execute(
-        select(BatchRow.row_no, BatchRow.lookup_key, BatchRow.weight)
-        .where(BatchRow.batch_id == claim.batch_id, BatchRow.chunk_no == claim.chunk_no)
-        .order_by(BatchRow.row_no)
-    ).all()
+    rows = [
+        _Row(row_no, cast(str, key), weight)  # a row without a key is given no chunk
+        for row_no, key, weight in conn.execute(
+            select(BatchRow.row_no, BatchRow.lookup_key, BatchRow.weight)
+            .where(BatchRow.batch_id == claim.batch_id, BatchRow.chunk_no == claim.chunk_no)
+            .order_by(BatchRow.row_no)
+        )
+    ]
+    stored = _stored_row_nos(conn, claim.batch_id, rows)
+    return [r for r in rows if r.row_no not in stored] if stored else rows
+
+
+def _stored_row_nos(conn: Connection, batch_id: str, rows: list[_Row]) -> set[int]:
+    """Which of ``rows`` already have a result (one range scan of the results' primary key)."""
     if not rows:
-        return []
-    stored = set(
-        conn.execute(
-            select(BatchResult.row_no).where(
-                BatchResult.batch_id == claim.batch_id,
-                BatchResult.row_no.between(rows[0].row_no, rows[-1].row_no),
-            )
-        ).scalars()
-    )
-    return [_Row(r.row_no, r.lookup_key, r.weight) for r in rows if r.row_no not in stored]
+        return set()
+    wanted = {r.row_no for r in rows}
+    found = conn.execute(
+        select(BatchResult.row_no).where(
+            BatchResult.batch_id == batch_id,
+            BatchResult.row_no.between(rows[0].row_no, rows[-1].row_no),
+        )
+    ).scalars()
+    return wanted.intersection(found)
 
 
 def _holds_lease(conn: Connection, claim: Claim) -> bool:
@@ -194,15 +202,20 @@ class _Result:
     outcome: Outcome
     cost: Decimal
 
-    def values(self, batch_id: str) -> dict[str, Any]:
-        return {
-            "batch_id": batch_id,
-            "row_no": self.row.row_no,
-            "status": self.outcome.status,
-            "data": self.outcome.data,
-            "reason": self.outcome.reason,
-            "credits": self.cost,
-        }
+    def stored(self, batch_id: str) -> tuple[Any, ...]:
+        """The result row in ``RESULT_COLUMNS`` order, as the driver stores it."""
+        outcome = self.outcome
+        return (
+            batch_id,
+            self.row.row_no,
+            outcome.status,
+            outcome.data,
+            outcome.reason,
+            to_micros(self.cost),
+        )
+
+
+RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits")
 
 
 def _affordable(
@@ -243,10 +256,12 @@ def _store_and_charge(
     if not _holds_lease(conn, claim):
         return "fenced"
     results, paused = _affordable(conn, claim, rows, outcomes)
-    inserted = insert_ignoring_conflicts(
-        conn, RESULTS, [r.values(claim.batch_id) for r in results], returning="row_no"
-    )
-    new = [r for r in results if r.row.row_no in inserted]
+    # Under the fence no other transaction can store this chunk's rows, so what is not stored
+    # now is inserted plainly: a row stored twice would break the primary key and roll the
+    # whole commit back, charges included, rather than be charged twice.
+    stored = _stored_row_nos(conn, claim.batch_id, [r.row for r in results])
+    new = [r for r in results if r.row.row_no not in stored]
+    insert_many(conn, RESULTS, RESULT_COLUMNS, [r.stored(claim.batch_id) for r in new])
     total = charge_rows(
         conn,
         claim.account_id,

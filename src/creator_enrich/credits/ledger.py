@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 
+from creator_enrich.db.dialect import insert_many, stored_value
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Account, LedgerEntry
-from creator_enrich.db.types import utcnow
+from creator_enrich.db.types import to_micros, utcnow
 from creator_enrich.errors import NotFound, ValidationFailed
+
+LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +80,13 @@ def charge_rows(
     ).rowcount
     if done != 1:
         raise RuntimeError(f"account {account_id} cannot cover {total}; charge refused")
-    now = utcnow()
-    conn.execute(
-        insert(LedgerEntry),
+    created_at = stored_value(conn.dialect, LEDGER.c.created_at, utcnow())
+    insert_many(
+        conn,
+        LEDGER,
+        ("account_id", "amount", "kind", "batch_id", "row_no", "note", "created_at"),
         [
-            {
-                "account_id": account_id,
-                "amount": -amount,
-                "kind": "charge",
-                "batch_id": batch_id,
-                "row_no": row_no,
-                "note": note,
-                "created_at": now,
-            }
+            (account_id, -to_micros(amount), "charge", batch_id, row_no, note, created_at)
             for row_no, amount in charges
             if amount > 0
         ],
