@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, or_, select, update
@@ -30,6 +31,7 @@ from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
 
 log = logging.getLogger(__name__)
+SUCCESS = states.ROW_SUCCESS
 RESULTS: Table = BatchResult.__table__  # type: ignore[assignment]
 
 
@@ -196,46 +198,21 @@ def _finish_chunk(conn: Connection, claim: Claim, chunk_status: str) -> None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Result:
-    row: _Row
-    outcome: Outcome
-    cost: Decimal
-
-    def stored(self, batch_id: str) -> tuple[Any, ...]:
-        """The result row in ``RESULT_COLUMNS`` order, as the driver stores it."""
-        outcome = self.outcome
-        return (
-            batch_id,
-            self.row.row_no,
-            outcome.status,
-            outcome.data,
-            outcome.reason,
-            to_micros(self.cost),
-        )
-
-
 RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits")
 
 
-def _affordable(
-    conn: Connection, claim: Claim, rows: list[_Row], outcomes: dict[str, Outcome]
-) -> tuple[list[_Result], bool]:
-    """The results to store now: all of them, or the prefix the balance can pay for."""
+def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]]) -> int:
+    """How many of the chunk's rows, in order, the balance pays for: all, or a prefix."""
     balance = locked_balance(conn, claim.account_id)
-    results: list[_Result] = []
-    for row in rows:
-        outcome = outcomes[row.key]
-        cost = claim.rate if outcome.status == states.ROW_SUCCESS else Decimal(0)
-        if cost > balance:
-            return results, True
-        balance -= cost
-        results.append(_Result(row, outcome, cost))
-    return results, False
-
-
-def _weight(results: list[_Result], status: str | None = None) -> int:
-    return sum(r.row.weight for r in results if status is None or r.outcome.status == status)
+    hits = sum(1 for _, outcome in chunk if outcome.status == states.ROW_SUCCESS)
+    if hits * claim.rate <= balance:
+        return len(chunk)
+    for paid, (_, outcome) in enumerate(chunk):
+        if outcome.status == states.ROW_SUCCESS:
+            if claim.rate > balance:
+                return paid
+            balance -= claim.rate
+    return len(chunk)
 
 
 def commit_chunk(
@@ -255,30 +232,41 @@ def _store_and_charge(
     """The statements of a chunk commit: fence, results, charges, counters, chunk state."""
     if not _holds_lease(conn, claim):
         return "fenced"
-    results, paused = _affordable(conn, claim, rows, outcomes)
+    chunk = [(row, outcomes[row.key]) for row in rows]
+    paid = _affordable(conn, claim, chunk)
+    paused = paid < len(chunk)
     # Under the fence no other transaction can store this chunk's rows, so what is not stored
     # now is inserted plainly: a row stored twice would break the primary key and roll the
     # whole commit back, charges included, rather than be charged twice.
-    stored = _stored_row_nos(conn, claim.batch_id, [r.row for r in results])
-    new = [r for r in results if r.row.row_no not in stored]
-    insert_many(conn, RESULTS, RESULT_COLUMNS, [r.stored(claim.batch_id) for r in new])
+    stored = _stored_row_nos(conn, claim.batch_id, rows[:paid])
+    new = [(row, outcome) for row, outcome in chunk[:paid] if row.row_no not in stored]
+    cost = {SUCCESS: to_micros(claim.rate)}  # stored millionths; every other status is free
+    insert_many(
+        conn,
+        RESULTS,
+        RESULT_COLUMNS,
+        [
+            (claim.batch_id, row.row_no, o.status, o.data, o.reason, cost.get(o.status, 0))
+            for row, o in new
+        ],
+    )
     total = charge_rows(
         conn,
         claim.account_id,
         claim.batch_id,
-        [(r.row.row_no, r.cost) for r in new if r.cost],
+        [(row.row_no, claim.rate) for row, o in new if o.status == SUCCESS],
         note=f"chunk {claim.chunk_no}",
     )
-    processed = _weight(new)
-    success = _weight(new, states.ROW_SUCCESS)
-    not_found = _weight(new, states.ROW_NOT_FOUND)
+    weights: Counter[str] = Counter()
+    for row, outcome in new:
+        weights[outcome.status] += row.weight
     conn.execute(
         update(Batch)
         .where(Batch.id == claim.batch_id)
         .values(
-            processed_rows=Batch.processed_rows + processed,
-            success_count=Batch.success_count + success,
-            not_found_count=Batch.not_found_count + not_found,
+            processed_rows=Batch.processed_rows + weights.total(),
+            success_count=Batch.success_count + weights[states.ROW_SUCCESS],
+            not_found_count=Batch.not_found_count + weights[states.ROW_NOT_FOUND],
             credits_used=Batch.credits_used + total,
         )
     )
