@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import cast
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, update
 
 from creator_enrich.batches import failpoints, states
 from creator_enrich.credits.ledger import charge_rows, locked_balance
 from creator_enrich.db.dialect import insert_ignoring_conflicts, insert_many
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
-from creator_enrich.db.types import to_micros, utcnow
+from creator_enrich.db.types import Credits, to_micros, utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, Outcome, enrich
 
@@ -46,16 +46,87 @@ class Claim:
     options: EnrichOptions
 
 
+# The statements every chunk runs, built once: building them per call was about a tenth of a
+# chunk of unknown handles (bench/RESULTS.md). Parameters: b_batch, b_chunk, and the lease's.
+_THIS_CHUNK = (
+    BatchChunk.batch_id == bindparam("b_batch"),
+    BatchChunk.chunk_no == bindparam("b_chunk"),
+)
+_CLAIM_BATCH = select(Batch.status, Batch.account_id, Batch.rate, Batch.options).where(
+    Batch.id == bindparam("b_batch")
+)
+_PARK = (
+    update(BatchChunk)
+    .where(*_THIS_CHUNK, BatchChunk.status == states.CHUNK_QUEUED)
+    .values(status=states.CHUNK_AWAITING_CREDITS)
+)
+_CLAIM = (
+    update(BatchChunk)
+    .where(
+        *_THIS_CHUNK,
+        or_(
+            BatchChunk.status == states.CHUNK_QUEUED,
+            (BatchChunk.status == states.CHUNK_RUNNING)
+            & (BatchChunk.lease_expires_at < bindparam("b_now")),
+        ),
+    )
+    .values(
+        status=states.CHUNK_RUNNING,
+        lease_token=bindparam("b_token"),
+        lease_expires_at=bindparam("b_until"),
+        attempts=BatchChunk.attempts + 1,
+    )
+    .returning(BatchChunk.attempts)
+)
+_START = (
+    update(Batch)
+    .where(Batch.id == bindparam("b_batch"), Batch.status == states.QUEUED)
+    .values(status=states.PROCESSING, processing_started_at=bindparam("b_now"))
+)
+_CHUNK_ROWS = (
+    select(BatchRow.row_no, BatchRow.lookup_key, BatchRow.weight)
+    .where(BatchRow.batch_id == bindparam("b_batch"), BatchRow.chunk_no == bindparam("b_chunk"))
+    .order_by(BatchRow.row_no)
+)
+_STORED = select(BatchResult.row_no).where(
+    BatchResult.batch_id == bindparam("b_batch"),
+    BatchResult.row_no.between(bindparam("b_first"), bindparam("b_last")),
+)
+_FENCE = (
+    select(BatchChunk.lease_token)
+    .where(*_THIS_CHUNK, BatchChunk.status == states.CHUNK_RUNNING)
+    .with_for_update()
+)
+_CLOSE = (
+    update(BatchChunk)
+    .where(*_THIS_CHUNK)
+    .values(status=bindparam("b_status"), lease_token=None, lease_expires_at=None)
+)
+_COUNT_CHUNK = (
+    update(Batch)
+    .where(Batch.id == bindparam("b_batch"))
+    .values(chunks_done=Batch.chunks_done + 1)
+    .returning(Batch.chunks_done, Batch.chunks_total)
+)
+_COUNT_ROWS = (
+    update(Batch)
+    .where(Batch.id == bindparam("b_batch"))
+    .values(
+        processed_rows=Batch.processed_rows + bindparam("b_processed"),
+        success_count=Batch.success_count + bindparam("b_success"),
+        not_found_count=Batch.not_found_count + bindparam("b_not_found"),
+        credits_used=Batch.credits_used + bindparam("b_credits", type_=Credits),
+    )
+)
+
+
 def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int) -> Claim | None:
     """Take the chunk under a lease, or return None when this delivery has nothing to do."""
     now = utcnow()
     token = uuid.uuid4().hex
+    ids = {"b_batch": batch_id, "b_chunk": chunk_no}
     with write_transaction(engine) as conn:
-        batch = conn.execute(
-            select(Batch.status, Batch.account_id, Batch.rate, Batch.options).where(
-                Batch.id == batch_id
-            )
-        ).first()
+        batch = conn.execute(_CLAIM_BATCH, ids).first()
         if batch is None or batch.status not in (*states.ACTIVE, states.PAUSED):
             return None
         # Parsed before claiming: a batch whose options cannot be read fails its chunks through
@@ -63,43 +134,14 @@ def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int
         options = EnrichOptions.from_dict(orjson.loads(batch.options))
         if batch.status == states.PAUSED:
             # The batch waits for credits: park the chunk until resume re-queues it.
-            conn.execute(
-                update(BatchChunk)
-                .where(
-                    BatchChunk.batch_id == batch_id,
-                    BatchChunk.chunk_no == chunk_no,
-                    BatchChunk.status == states.CHUNK_QUEUED,
-                )
-                .values(status=states.CHUNK_AWAITING_CREDITS)
-            )
+            conn.execute(_PARK, ids)
             return None
-        claimed = conn.execute(
-            update(BatchChunk)
-            .where(
-                BatchChunk.batch_id == batch_id,
-                BatchChunk.chunk_no == chunk_no,
-                or_(
-                    BatchChunk.status == states.CHUNK_QUEUED,
-                    (BatchChunk.status == states.CHUNK_RUNNING)
-                    & (BatchChunk.lease_expires_at < now),
-                ),
-            )
-            .values(
-                status=states.CHUNK_RUNNING,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=BatchChunk.attempts + 1,
-            )
-            .returning(BatchChunk.attempts)
-        ).first()
+        lease = {"b_now": now, "b_until": now + timedelta(seconds=lease_seconds), "b_token": token}
+        claimed = conn.execute(_CLAIM, ids | lease).first()
         if claimed is None:
             return None
         if batch.status == states.QUEUED:
-            conn.execute(
-                update(Batch)
-                .where(Batch.id == batch_id, Batch.status == states.QUEUED)
-                .values(status=states.PROCESSING, processing_started_at=now)
-            )
+            conn.execute(_START, ids | lease)
     return Claim(
         batch_id=batch_id,
         chunk_no=chunk_no,
@@ -120,13 +162,10 @@ class _Row:
 
 def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
     """The chunk's rows that have no stored result yet (all of them, unless resumed)."""
+    ids = {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}
     rows = [
         _Row(row_no, cast(str, key), weight)  # a row without a key is given no chunk
-        for row_no, key, weight in conn.execute(
-            select(BatchRow.row_no, BatchRow.lookup_key, BatchRow.weight)
-            .where(BatchRow.batch_id == claim.batch_id, BatchRow.chunk_no == claim.chunk_no)
-            .order_by(BatchRow.row_no)
-        )
+        for row_no, key, weight in conn.execute(_CHUNK_ROWS, ids).all()
     ]
     stored = _stored_row_nos(conn, claim.batch_id, rows)
     return [r for r in rows if r.row_no not in stored] if stored else rows
@@ -136,45 +175,23 @@ def _stored_row_nos(conn: Connection, batch_id: str, rows: list[_Row]) -> set[in
     """Which of ``rows`` already have a result (one range scan of the results' primary key)."""
     if not rows:
         return set()
-    wanted = {r.row_no for r in rows}
-    found = conn.execute(
-        select(BatchResult.row_no).where(
-            BatchResult.batch_id == batch_id,
-            BatchResult.row_no.between(rows[0].row_no, rows[-1].row_no),
-        )
-    ).scalars()
-    return wanted.intersection(found)
+    span = {"b_batch": batch_id, "b_first": rows[0].row_no, "b_last": rows[-1].row_no}
+    return {r.row_no for r in rows}.intersection(conn.execute(_STORED, span).scalars())
 
 
 def _holds_lease(conn: Connection, claim: Claim) -> bool:
     """The fence. On PostgreSQL it locks the chunk row until this transaction ends, so that no
     claim, commit or failure of the same chunk can slip in between this check and the COMMIT
     (SQLite's BEGIN IMMEDIATE already keeps every other writer out)."""
-    token = conn.execute(
-        select(BatchChunk.lease_token)
-        .where(
-            BatchChunk.batch_id == claim.batch_id,
-            BatchChunk.chunk_no == claim.chunk_no,
-            BatchChunk.status == states.CHUNK_RUNNING,
-        )
-        .with_for_update()
-    ).scalar()
+    token = conn.execute(_FENCE, {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}).scalar()
     return token == claim.token
 
 
 def _finish_chunk(conn: Connection, claim: Claim, chunk_status: str) -> None:
     """Close the chunk and, if it was the last one, the batch (fan-in by counter)."""
-    conn.execute(
-        update(BatchChunk)
-        .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
-        .values(status=chunk_status, lease_token=None, lease_expires_at=None)
-    )
-    done, total = conn.execute(
-        update(Batch)
-        .where(Batch.id == claim.batch_id)
-        .values(chunks_done=Batch.chunks_done + 1)
-        .returning(Batch.chunks_done, Batch.chunks_total)
-    ).one()
+    ids = {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}
+    conn.execute(_CLOSE, ids | {"b_status": chunk_status})
+    done, total = conn.execute(_COUNT_CHUNK, ids).one()
     if done < total:
         return
     failed_chunks = conn.execute(
@@ -261,14 +278,14 @@ def _store_and_charge(
     for row, outcome in new:
         weights[outcome.status] += row.weight
     conn.execute(
-        update(Batch)
-        .where(Batch.id == claim.batch_id)
-        .values(
-            processed_rows=Batch.processed_rows + weights.total(),
-            success_count=Batch.success_count + weights[states.ROW_SUCCESS],
-            not_found_count=Batch.not_found_count + weights[states.ROW_NOT_FOUND],
-            credits_used=Batch.credits_used + total,
-        )
+        _COUNT_ROWS,
+        {
+            "b_batch": claim.batch_id,
+            "b_processed": weights.total(),
+            "b_success": weights[SUCCESS],
+            "b_not_found": weights[states.ROW_NOT_FOUND],
+            "b_credits": total,
+        },
     )
     if paused:
         conn.execute(
