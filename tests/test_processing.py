@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from creator_enrich.accounts.service import Caller, create_account
-from creator_enrich.batches import processing, states
+from creator_enrich.batches import leases, processing, states
 from creator_enrich.batches.create_form import parse_create_form
 from creator_enrich.batches.recovery import find_stale_chunks
 from creator_enrich.batches.service import batch_status, create_batch, resume_batch
@@ -265,7 +265,7 @@ def test_a_live_worker_keeps_its_lease_while_work_outlasts_it(private: Any) -> N
     caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
     claim = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
     assert claim is not None
-    with processing.LeaseKeeper(private, claim, lease_seconds=60, every=0.05):
+    with leases.LeaseKeeper(private, claim, lease_seconds=60, every=0.05):
         _expire_lease(private, batch_id)  # the work has now run longer than one lease...
         deadline = time.monotonic() + 30  # a bound against a hang, not a timing assertion
         while _lease_expires_at(private, batch_id) < utcnow():
@@ -293,7 +293,33 @@ def test_lease_renewal_is_fenced_by_the_token(private: Any) -> None:
     current = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
     assert current is not None
     taken_over_until = _lease_expires_at(private, batch_id)
-    assert not processing.renew_lease(private, stale, 3600)
+    assert not leases.renew_lease(private, stale, 3600)
     assert _lease_expires_at(private, batch_id) == taken_over_until
-    assert processing.renew_lease(private, current, 3600)
+    assert leases.renew_lease(private, current, 3600)
     assert _lease_expires_at(private, batch_id) > taken_over_until
+
+
+def test_one_renewal_thread_keeps_every_chunk_in_flight(private: Any) -> None:
+    import threading
+    import time
+
+    _, first = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    _, second = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    a = processing.claim_chunk(private, first, 0, lease_seconds=60)
+    b = processing.claim_chunk(private, second, 0, lease_seconds=60)
+    assert a is not None and b is not None
+    with (
+        leases.LeaseKeeper(private, a, lease_seconds=60, every=0.05),
+        leases.LeaseKeeper(private, b, lease_seconds=60, every=0.05),
+    ):
+        for batch_id in (first, second):
+            _expire_lease(private, batch_id)
+        deadline = time.monotonic() + 30  # a bound against a hang, not a timing assertion
+        while any(_lease_expires_at(private, b) < utcnow() for b in (first, second)):
+            assert time.monotonic() < deadline, "a lease was never renewed"
+            time.sleep(0.02)
+        renewers = [t for t in threading.enumerate() if t.name == "lease-renewals"]
+        assert len(renewers) == 1
+    _expire_lease(private, first)  # once the keepers are gone, nothing renews the lease
+    time.sleep(0.2)
+    assert _lease_expires_at(private, first) < utcnow()

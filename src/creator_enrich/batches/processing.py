@@ -9,7 +9,6 @@ with one ledger row per charged row under a unique key.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, update
 
 from creator_enrich.batches import failpoints, states
+from creator_enrich.batches.leases import LeaseKeeper
 from creator_enrich.credits.ledger import charge_rows, locked_balance
 from creator_enrich.db.dialect import insert_ignoring_conflicts, insert_many
 from creator_enrich.db.engine import read_connection, write_transaction
@@ -322,55 +322,6 @@ def process_chunk(
     except Exception:
         release_chunk(engine, claim)
         raise
-
-
-def renew_lease(engine: Engine, claim: Claim, lease_seconds: float) -> bool:
-    """Push the lease ``lease_seconds`` from now, if this claim still holds it (fenced)."""
-    with write_transaction(engine) as conn:
-        renewed = conn.execute(
-            update(BatchChunk)
-            .where(
-                BatchChunk.batch_id == claim.batch_id,
-                BatchChunk.chunk_no == claim.chunk_no,
-                BatchChunk.status == states.CHUNK_RUNNING,
-                BatchChunk.lease_token == claim.token,
-            )
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-        ).rowcount
-    return bool(renewed)
-
-
-class LeaseKeeper:
-    """While a worker is on a chunk, renew its lease every ``every`` seconds (a third of the
-    lease by default): work that outlasts one lease is not taken over while its worker lives.
-    A worker that dies stops renewing, so the lease still expires and the sweeper re-sends."""
-
-    def __init__(
-        self, engine: Engine, claim: Claim, lease_seconds: float, every: float | None = None
-    ) -> None:
-        self._engine, self._claim, self._lease_seconds = engine, claim, lease_seconds
-        self._every = every if every is not None else lease_seconds / 3
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"lease-{claim.batch_id}-{claim.chunk_no}", daemon=True
-        )
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                if not renew_lease(self._engine, self._claim, self._lease_seconds):
-                    return  # taken over or finished: the fence decides the commit
-            except Exception:  # the database is down: keep trying while the work goes on
-                claim = self._claim
-                log.warning("could not renew the lease of %s/%s", claim.batch_id, claim.chunk_no)
 
 
 def release_chunk(engine: Engine, claim: Claim) -> None:
