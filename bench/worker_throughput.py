@@ -1,10 +1,13 @@
 """Benchmark: batch throughput on PostgreSQL + Redis with 1 and then 2 worker processes.
 
-    .venv/bin/python bench/worker_throughput.py [--rows 50000] [--threads 4] [--creators 20000]
+    .venv/bin/python bench/worker_throughput.py [--rows 50000 | --ten-mb] [--threads 4]
+        [--creators 20000]
 
 Starts its own PostgreSQL and Redis (scripts/services.sh), a generated store, the API and
 `creator-enrich worker`; submits the same raw batch for each worker count and prints rows/s from
-the upload's answer to `finished`, side by side, with the command that produced them.
+the upload's answer to `finished`, side by side, with the command that produced them, and the
+peak RSS of the API process and of each worker process during the batch (VmRSS every 0.1 s).
+`--ten-mb` fills the file to the 10 MB upload limit with unknown handles of typical length.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--creators", type=int, default=20_000)
+    parser.add_argument("--ten-mb", action="store_true", help="a 10 MB file instead of --rows")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ce-bench-workers-"))
@@ -55,15 +60,21 @@ def main() -> None:
         cli(env, "credits", "grant", "ops", "100000")
         sample = cli(env, "data", "sample", "--platform", "instagram", "--count", "2000")
         path = work / "batch.csv"
-        ghost_csv(path, sample.stdout.split(), args.rows - 2000)
+        if args.ten_mb:
+            args.rows = _ten_mb_csv(path, sample.stdout.split())
+        else:
+            ghost_csv(path, sample.stdout.split(), args.rows - 2000)
         figures = {}
+        memory = {}
         for processes in (1, 2):
             srv = Server(env)
             srv.start()  # the API, plus the default workers: replace them with the count wanted
             srv.kill_processing()
             srv.start_workers(processes, args.threads)
             time.sleep(3)
-            figures[processes] = _run(srv, key, path)
+            with _PeakRss(srv, args.threads) as peaks:
+                figures[processes] = _run(srv, key, path)
+            memory[processes] = peaks.report()
             srv.stop()
     finally:
         subprocess.run(["bash", "scripts/services.sh", "stop", str(work / "services")], cwd=ROOT)
@@ -71,7 +82,73 @@ def main() -> None:
     print(f"batch     {args.rows:,} raw rows, {args.threads} threads per worker process")
     for processes, (seconds, rate) in figures.items():
         print(f"workers {processes}: {seconds:6.1f} s  {rate:8,.0f} rows/s")
+        print(f"           peak RSS: {memory[processes]}")
     print(f"ratio     {figures[2][1] / figures[1][1]:.2f}x with 2 processes")
+
+
+def _ten_mb_csv(path: Path, sample: list[str]) -> int:
+    """Known handles, then unknown ones as long as typical handles, up to the 10 MB limit."""
+    lines, size = ["handle", *sample], len("handle\n") + sum(len(h) + 1 for h in sample)
+    while size + 24 < 10 * 1024 * 1024 - 1024:
+        lines.append(f"ghost_creator_{len(lines):09d}")
+        size += 24
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines) - 1
+
+
+class _PeakRss:
+    """Samples VmRSS of the API and of every process in the workers' process group."""
+
+    def __init__(self, srv: Any, threads: int) -> None:
+        self._srv, self._srv_threads, self._stop = srv, threads, threading.Event()
+        self.peaks: dict[str, int] = {}
+        self._threads: dict[str, int] = {}
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _pids(self) -> dict[int, str]:
+        pids = {self._srv.proc.pid: "api"}
+        group = self._srv.workers.pid
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:  # the process group id
+                pid = int(stat.parent.name)
+                pids.setdefault(pid, "supervisor" if pid == group else str(pid))
+        return pids
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            for pid, name in self._pids().items():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                kb = int(fields["VmRSS"].split()[0])
+                self.peaks[name] = max(self.peaks.get(name, 0), kb)
+                threads = int(fields["Threads"])
+                self._threads[name] = max(self._threads.get(name, 0), threads)
+
+    def _label(self, name: str) -> str:
+        if not name.isdigit():
+            return name
+        # A forked child: a Dramatiq worker process runs its threads, the sweeper only one.
+        return f"{'worker' if self._threads[name] >= self._srv_threads else 'sweeper'} {name}"
+
+    def report(self) -> str:
+        return ", ".join(
+            f"{self._label(name)} {kb / 1024:.0f} MB" for name, kb in sorted(self.peaks.items())
+        )
 
 
 def _run(srv: Any, key: str, path: Path) -> tuple[float, float]:
