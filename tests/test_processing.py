@@ -323,3 +323,19 @@ def test_one_renewal_thread_keeps_every_chunk_in_flight(private: Any) -> None:
     _expire_lease(private, first)  # once the keepers are gone, nothing renews the lease
     time.sleep(0.2)
     assert _lease_expires_at(private, first) < utcnow()
+
+
+def test_charges_are_stamped_with_the_commit_time_in_utc(private: Any) -> None:
+    """Ledger rows are written below SQLAlchemy; their time must still read back as UTC."""
+    _, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    before = utcnow().replace(microsecond=0)
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
+    after = utcnow()
+    with read_connection(private) as conn:
+        stamps = (
+            conn.execute(select(LedgerEntry.created_at).where(LedgerEntry.batch_id == batch_id))
+            .scalars()
+            .all()
+        )
+    assert len(stamps) == 10
+    assert all(before <= s <= after and s.utcoffset() == timedelta(0) for s in stamps)

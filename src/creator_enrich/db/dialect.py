@@ -49,5 +49,5 @@ def _insert_sql(table: Table, columns: tuple[str, ...], paramstyle: str) -> str:
 
 def stored_value(dialect: Dialect, column: Column[Any], value: Any) -> Any:
     """``value`` as the column's type would send it to this driver (e.g. a UTC datetime)."""
-    process = column.type.bind_processor(dialect)
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)  # e.g. SQLite's text
     return process(value) if process is not None else value
