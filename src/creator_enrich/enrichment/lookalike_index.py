@@ -8,7 +8,13 @@ cosine would normalise away. The weights make one decade of followers count abou
 different main country, and a different niche more than either.
 
 Indexes are built from the store in bulk, saved under ``<data_dir>/lookalikes/`` with a manifest
-of what they were built from, and rebuilt when the store has changed since.
+of what they were built from, and rebuilt when the store has changed since. Beside the vectors,
+each index keeps what a lookalike entry shows of a neighbour (username, URL, engagement,
+followers) as ready JSON, so a chunk's lookalikes need no query of the store: reading ten
+neighbours' rows for each profile, on random pages, cost as much as the search itself. Those
+details are served only while no profile of the platform has changed in place since the build
+(``creators.revisions``); otherwise, and for an index saved without them, they are read from the
+store as before.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 import orjson
 from sqlalchemy import Engine, func, select
 
+from creator_enrich.creators import revisions
 from creator_enrich.db.engine import read_connection
 from creator_enrich.db.schema import Profile
 from creator_enrich.enrichment.fields import PLATFORMS
@@ -78,24 +85,78 @@ def features(
     return vector
 
 
+class _Details:
+    """The neighbour details of an index: one JSON object per profile id, in one byte string."""
+
+    def __init__(self, ids: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any], blob: bytes):
+        self.ids = ids  # sorted
+        self.offsets = offsets  # len(ids) + 1
+        self.blob = blob
+
+    @classmethod
+    def build(cls, rows: Sequence[tuple[int, bytes]]) -> _Details:
+        ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
+        sizes = np.fromiter((len(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        return cls(ids, offsets, b"".join(r[1] for r in rows))
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp.npz")
+        blob = np.frombuffer(self.blob, dtype=np.uint8)
+        np.savez(tmp, ids=self.ids, offsets=self.offsets, blob=blob)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> _Details:
+        with np.load(path) as saved:
+            return cls(saved["ids"], saved["offsets"], saved["blob"].tobytes())
+
+    def find(self, wanted: np.ndarray[Any, Any]) -> dict[int, bytes]:
+        """The JSON of each wanted id that is here."""
+        at = np.searchsorted(self.ids, wanted)
+        at[at == len(self.ids)] = 0
+        hit = self.ids[at] == wanted if len(self.ids) else np.zeros(len(wanted), dtype=bool)
+        starts, ends = self.offsets[at].tolist(), self.offsets[at + 1].tolist()
+        blob = self.blob
+        return {
+            key: blob[start:end]
+            for key, start, end, ok in zip(wanted.tolist(), starts, ends, hit.tolist(), strict=True)
+            if ok
+        }
+
+
+def _detail_json(username: str, url: str | None, engagement: float | None, followers: int) -> bytes:
+    """A lookalike entry: what the store query returned before the details were kept here."""
+    return orjson.dumps(
+        {
+            "username": username,
+            "profile_url": url,
+            "engagement_percent": float(engagement or 0.0),
+            "follower_count": int(followers),
+        }
+    )
+
+
 @dataclass
 class _Loaded:
     index: Any  # usearch.index.Index
-    count: int
-    max_id: int
+    state: tuple[int, int, int]  # count, max_id, revision when built
     checked_at: float
+    details: _Details | None  # None: saved by an older version, read details from the store
 
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], _Loaded] = {}
 
 
-def _store_state(engine: Engine, platform: str) -> tuple[int, int]:
+def _store_state(engine: Engine, platform: str) -> tuple[int, int, int]:
     with read_connection(engine) as conn:
+        revision = revisions.current(conn, platform)
         count, max_id = conn.execute(
             select(func.count(), func.max(Profile.id)).where(Profile.platform == platform)
         ).one()
-    return int(count), int(max_id or 0)
+    return int(count), int(max_id or 0), revision
 
 
 def _rows(engine: Engine, platform: str) -> Iterator[list[Any]]:
@@ -110,6 +171,8 @@ def _rows(engine: Engine, platform: str) -> Iterator[list[Any]]:
                     Profile.followers,
                     Profile.engagement_percent,
                     Profile.audience_countries,
+                    Profile.username,
+                    Profile.profile_url,
                 )
                 .where(Profile.platform == platform, Profile.id > after)
                 .order_by(Profile.id)
@@ -121,9 +184,13 @@ def _rows(engine: Engine, platform: str) -> Iterator[list[Any]]:
         after = page[-1].id
 
 
-def _paths(data_dir: Path, platform: str) -> tuple[Path, Path]:
+def _paths(data_dir: Path, platform: str) -> tuple[Path, Path, Path]:
     folder = data_dir / "lookalikes"
-    return folder / f"{platform}.usearch", folder / f"{platform}.json"
+    return (
+        folder / f"{platform}.usearch",
+        folder / f"{platform}.json",
+        folder / f"{platform}.details.npz",
+    )
 
 
 def build_index(
@@ -135,8 +202,10 @@ def build_index(
     """Build and save one platform's index; returns how many profiles it holds."""
     from usearch.index import Index
 
-    count, max_id = _store_state(engine, platform)
+    state = _store_state(engine, platform)  # before the rows: a change meanwhile shows later
+    count, max_id, revision = state
     index = Index(ndim=DIMS, metric="l2sq", dtype="f32")
+    details: list[tuple[int, bytes]] = []
     done = 0
     for page in _rows(engine, platform):
         keys = np.fromiter((r.id for r in page), dtype=np.uint64, count=len(page))
@@ -149,18 +218,31 @@ def build_index(
             ]
         )
         index.add(keys, vectors)
+        details.extend(
+            (r.id, _detail_json(r.username, r.profile_url, r.engagement_percent, r.followers))
+            for r in page
+        )
         done += len(page)
         if on_progress:
             on_progress(platform, done, count)
-    index_path, manifest_path = _paths(data_dir, platform)
+    index_path, manifest_path, details_path = _paths(data_dir, platform)
     index_path.parent.mkdir(parents=True, exist_ok=True)
+    kept = _Details.build(details)
+    kept.save(details_path)
     tmp = index_path.with_suffix(".tmp")
     index.save(str(tmp))
     tmp.replace(index_path)
-    manifest = {"count": count, "max_id": max_id, "version": FEATURES_VERSION, "vectors": done}
+    manifest = {
+        "count": count,
+        "max_id": max_id,
+        "revision": revision,
+        "version": FEATURES_VERSION,
+        "vectors": done,
+        "details": details_path.name,
+    }
     manifest_path.write_bytes(orjson.dumps(manifest))
     with _lock:
-        _loaded[(str(data_dir), platform)] = _Loaded(index, count, max_id, time.monotonic())
+        _loaded[(str(data_dir), platform)] = _Loaded(index, state, time.monotonic(), kept)
     return done
 
 
@@ -175,61 +257,58 @@ def build_indexes(
 _build_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
-def _index_for(engine: Engine, data_dir: Path, platform: str, newest_id: int = 0) -> Any:
-    """The current index: loaded once, re-checked against the store every 30 s, and at once
-    when asked about a profile newer than the index (a creator imported a moment ago)."""
+def _restore(data_dir: Path, platform: str, state: tuple[int, int, int]) -> _Loaded | None:
+    """The saved index, if it was built from this state of the store."""
     from usearch.index import Index
 
+    index_path, manifest_path, details_path = _paths(data_dir, platform)
+    if not (index_path.exists() and manifest_path.exists()):
+        return None
+    manifest = orjson.loads(manifest_path.read_bytes())
+    built = (manifest.get("count"), manifest.get("max_id"), manifest.get("revision", 0))
+    if built != state or manifest.get("version") != FEATURES_VERSION:
+        return None
+    details = None
+    if manifest.get("details") == details_path.name and details_path.exists():
+        details = _Details.load(details_path)
+        if len(details.ids) != manifest.get("vectors"):  # not from this build: do without
+            details = None
+    return _Loaded(Index.restore(str(index_path)), state, time.monotonic(), details)
+
+
+def _index_for(engine: Engine, data_dir: Path, platform: str, newest_id: int = 0) -> _Loaded:
+    """The current index: loaded once, re-checked against the store every 30 s, and at once
+    when asked about a profile newer than the index (a creator imported a moment ago)."""
     key = (str(data_dir), platform)
     with _lock:
         loaded = _loaded.get(key)
         build_lock = _build_locks.setdefault(key, threading.Lock())
     fresh = loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS
-    if loaded and fresh and newest_id <= loaded.max_id:
-        return loaded.index
+    if loaded and fresh and newest_id <= loaded.state[1]:
+        return loaded
     with build_lock:  # one thread checks or builds; the others wait for its result
         with _lock:
             loaded = _loaded.get(key)
         fresh = loaded and time.monotonic() - loaded.checked_at < RECHECK_SECONDS
-        if loaded and fresh and newest_id <= loaded.max_id:
-            return loaded.index
+        if loaded and fresh and newest_id <= loaded.state[1]:
+            return loaded
         state = _store_state(engine, platform)
-        if loaded and (loaded.count, loaded.max_id) == state:
+        if loaded and loaded.state == state:
             loaded.checked_at = time.monotonic()
-            return loaded.index
-        index_path, manifest_path = _paths(data_dir, platform)
-        if index_path.exists() and manifest_path.exists():
-            manifest = orjson.loads(manifest_path.read_bytes())
-            current = (manifest.get("count"), manifest.get("max_id"))
-            if current == state and manifest.get("version") == FEATURES_VERSION:
-                index = Index.restore(str(index_path))
-                with _lock:
-                    _loaded[key] = _Loaded(index, *state, time.monotonic())
-                return index
+            return loaded
+        restored = _restore(data_dir, platform, state)
+        if restored is not None:
+            with _lock:
+                _loaded[key] = restored
+            return restored
         log.info("building the %s lookalike index (store changed or no index yet)", platform)
         build_index(engine, data_dir, platform)
         with _lock:
-            return _loaded[key].index
+            return _loaded[key]
 
 
-def lookalikes_for(
-    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = 10
-) -> dict[int, list[dict[str, Any]]]:
-    """Up to k lookalikes per profile, most similar first, never the profile itself."""
-    if not profile_ids:
-        return {}
-    index = _index_for(engine, data_dir, platform, newest_id=max(profile_ids))
-    keys = np.asarray(profile_ids, dtype=np.uint64)
-    present = [int(key) for key in keys if key in index]
-    if not present:
-        return {pid: [] for pid in profile_ids}
-    vectors = np.vstack(index.get(np.asarray(present, dtype=np.uint64), dtype=np.float32))
-    matches = index.search(vectors, k + 1)
-    neighbours: dict[int, list[int]] = {}
-    for pid, found in zip(present, np.atleast_2d(matches.keys), strict=True):
-        neighbours[pid] = [int(n) for n in found if int(n) != pid][:k]
-    wanted = sorted({n for ns in neighbours.values() for n in ns})
-    details: dict[int, dict[str, Any]] = {}
+def _details_from_store(engine: Engine, wanted: Sequence[int]) -> dict[int, bytes]:
+    details: dict[int, bytes] = {}
     with read_connection(engine) as conn:
         for start in range(0, len(wanted), 1000):
             stmt = select(
@@ -240,12 +319,55 @@ def lookalikes_for(
                 Profile.followers,
             ).where(Profile.id.in_(wanted[start : start + 1000]))
             for row in conn.execute(stmt):
-                details[row.id] = {
-                    "username": row.username,
-                    "profile_url": row.profile_url,
-                    "engagement_percent": float(row.engagement_percent or 0.0),
-                    "follower_count": int(row.followers),
-                }
-    return {
-        pid: [details[n] for n in neighbours.get(pid, []) if n in details] for pid in profile_ids
-    }
+                details[row.id] = _detail_json(
+                    row.username, row.profile_url, row.engagement_percent, row.followers
+                )
+    return details
+
+
+def lookalikes_json(
+    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = 10
+) -> dict[int, str]:
+    """Up to k lookalikes per profile as a JSON list, most similar first, never the profile
+    itself; all of them found with one search."""
+    if not profile_ids:
+        return {}
+    loaded = _index_for(engine, data_dir, platform, newest_id=max(profile_ids))
+    index = loaded.index
+    keys = np.asarray(profile_ids, dtype=np.uint64)
+    present = keys[index.contains(keys)]
+    if not len(present):
+        return dict.fromkeys(profile_ids, "[]")
+    vectors = np.vstack(index.get(present, dtype=np.float32))
+    matches = index.search(vectors, k + 1)
+    found_keys = np.atleast_2d(matches.keys)  # one query: its keys, already trimmed
+    counts = matches.counts.tolist() if hasattr(matches, "counts") else [len(matches.keys)]
+    neighbours: dict[int, list[int]] = {}
+    for pid, found, count in zip(present.tolist(), found_keys.tolist(), counts, strict=True):
+        neighbours[pid] = [n for n in found[:count] if n != pid][:k]
+    wanted = np.unique(np.fromiter((n for ns in neighbours.values() for n in ns), np.uint64))
+    details = loaded.details
+    if details is not None:
+        with read_connection(engine) as conn:
+            if revisions.current(conn, platform) != loaded.state[2]:
+                details = None  # a profile changed since the build: its details may be stale
+    if details is not None:
+        known = details.find(wanted)
+        missing = [int(n) for n in wanted.tolist() if n not in known]
+        if missing:  # saved by a build that did not see them: read them as before
+            known.update(_details_from_store(engine, missing))
+    else:
+        known = _details_from_store(engine, wanted.tolist())
+    out: dict[int, str] = {}
+    for pid in profile_ids:
+        items = [known[n] for n in neighbours.get(pid, ()) if n in known]
+        out[pid] = (b"[" + b",".join(items) + b"]").decode()
+    return out
+
+
+def lookalikes_for(
+    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = 10
+) -> dict[int, list[dict[str, Any]]]:
+    """Up to k lookalikes per profile, most similar first, never the profile itself."""
+    found = lookalikes_json(engine, data_dir, platform, profile_ids, k)
+    return {pid: orjson.loads(text) for pid, text in found.items()}

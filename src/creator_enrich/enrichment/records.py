@@ -90,10 +90,9 @@ def _secondary(row: Any) -> str:
 
 
 def _lookalikes(ctx: EnrichContext, platform: str, profile_ids: list[int]) -> dict[int, str]:
-    from creator_enrich.enrichment.lookalike_index import lookalikes_for
+    from creator_enrich.enrichment.lookalike_index import lookalikes_json
 
-    found = lookalikes_for(ctx.engine, ctx.data_dir, platform, profile_ids, LOOKALIKES)
-    return {pid: orjson.dumps(found.get(pid, [])).decode() for pid in profile_ids}
+    return lookalikes_json(ctx.engine, ctx.data_dir, platform, profile_ids, LOOKALIKES)
 
 
 def build_raw(

@@ -1,0 +1,143 @@
+"""The neighbour details kept beside the lookalike index: the same lookalikes as reading them
+from the store, never stale after an import changed a profile, and an index saved without them
+still served."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from creator_enrich.creators.generate import generate_store
+from creator_enrich.creators.importer import export_jsonl, import_jsonl
+from creator_enrich.db.engine import create_db_engine, read_connection
+from creator_enrich.db.migrate import upgrade
+from creator_enrich.db.schema import Profile
+from creator_enrich.enrichment import lookalike_index
+from creator_enrich.enrichment.lookalike_index import build_index, lookalikes_json
+from creator_enrich.enrichment.options import EnrichOptions
+from creator_enrich.enrichment.records import EnrichContext, enrich
+from tests.databases import fresh_database_url
+
+PLATFORM = "instagram"
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> Any:
+    url = fresh_database_url(request.node.name.removeprefix("test_")[:40])
+    upgrade(url)
+    engine = create_db_engine(url)
+    generate_store(engine, creators=800, seed=11)
+    yield engine
+    engine.dispose()
+
+
+def _profiles(engine: Any) -> list[Any]:
+    with read_connection(engine) as conn:
+        return conn.execute(
+            select(Profile.id, Profile.handle_key, Profile.username)
+            .where(Profile.platform == PLATFORM)
+            .order_by(Profile.id)
+        ).all()
+
+
+def _from_the_store(engine: Any, data_dir: Path, ids: list[int]) -> dict[int, str]:
+    """What the code before the kept details answered: the same search, details queried."""
+    loaded = lookalike_index._loaded[(str(data_dir), PLATFORM)]
+    kept, loaded.details = loaded.details, None
+    try:
+        return lookalikes_json(engine, data_dir, PLATFORM, ids)
+    finally:
+        loaded.details = kept
+
+
+def _full_records(engine: Any, data_dir: Path, keys: list[str]) -> dict[str, str | None]:
+    options = EnrichOptions("full", PLATFORM, include_lookalikes=True, include_audience_data=True)
+    with read_connection(engine) as conn:
+        outcomes = enrich(EnrichContext(conn, engine, data_dir), options, keys)
+    return {key: outcome.data for key, outcome in outcomes.items()}
+
+
+def test_kept_details_give_the_same_lookalikes_and_records(store: Any, tmp_path: Path) -> None:
+    rows = _profiles(store)[:300]
+    ids = [r.id for r in rows]
+    kept = lookalikes_json(store, tmp_path, PLATFORM, ids)
+    assert lookalike_index._loaded[(str(tmp_path), PLATFORM)].details is not None
+    assert kept == _from_the_store(store, tmp_path, ids)
+    assert all(len(orjson.loads(kept[i])) == 10 for i in ids)
+
+    # The batch record and the single call (one key) carry the same lookalikes as before.
+    keys = [r.handle_key for r in rows]
+    batch = _full_records(store, tmp_path, keys)
+    loaded = lookalike_index._loaded[(str(tmp_path), PLATFORM)]
+    saved, loaded.details = loaded.details, None
+    try:
+        before = _full_records(store, tmp_path, keys)
+    finally:
+        loaded.details = saved
+    assert batch == before
+    single = _full_records(store, tmp_path, keys[:1])
+    assert single[keys[0]] == batch[keys[0]]
+    assert orjson.loads(batch[keys[0]] or "")["lookalikes"] == orjson.loads(kept[ids[0]])
+
+
+def _import_changed(engine: Any, username: str, engagement: float, path: Path) -> None:
+    """Re-import the creator of ``username`` with another engagement, as an operator would."""
+    exported = io.BytesIO()
+    export_jsonl(engine, exported)
+    for line in exported.getvalue().splitlines():
+        record = orjson.loads(line)
+        if record.get(PLATFORM, {}).get("username") == username:
+            record[PLATFORM]["engagement_percent"] = engagement
+            break
+    else:
+        raise AssertionError(f"{username} not exported")
+    path.write_bytes(orjson.dumps(record) + b"\n")
+    report = import_jsonl(engine, path)
+    assert report.updated == 1
+
+
+def test_a_profile_changed_after_the_build_is_never_served_stale(
+    store: Any, tmp_path: Path
+) -> None:
+    first = _profiles(store)[0]
+    before = orjson.loads(lookalikes_json(store, tmp_path, PLATFORM, [first.id])[first.id])
+    neighbour = before[0]["username"]
+    assert before[0]["engagement_percent"] != 42.5
+
+    _import_changed(store, neighbour, 42.5, tmp_path / "changed.jsonl")
+    # At once (not at the next 30 s check): the details come from the store again.
+    after = orjson.loads(lookalikes_json(store, tmp_path, PLATFORM, [first.id])[first.id])
+    changed = [item for item in after if item["username"] == neighbour]
+    assert changed and changed[0]["engagement_percent"] == 42.5
+
+    # The next check sees the change and rebuilds; the new details are the current ones.
+    lookalike_index._loaded[(str(tmp_path), PLATFORM)].checked_at = 0.0
+    rebuilt = lookalikes_json(store, tmp_path, PLATFORM, [first.id])
+    loaded = lookalike_index._loaded[(str(tmp_path), PLATFORM)]
+    assert loaded.details is not None and loaded.state[2] == 1
+    assert rebuilt == _from_the_store(store, tmp_path, [first.id])
+    manifest = orjson.loads((tmp_path / "lookalikes" / f"{PLATFORM}.json").read_bytes())
+    assert manifest["revision"] == 1
+
+
+def test_an_index_saved_without_details_still_serves_the_same(store: Any, tmp_path: Path) -> None:
+    ids = [r.id for r in _profiles(store)[:100]]
+    build_index(store, tmp_path, PLATFORM)
+    expected = lookalikes_json(store, tmp_path, PLATFORM, ids)
+    folder = tmp_path / "lookalikes"
+    # What the code before wrote: no details file, no revision in the manifest.
+    manifest = orjson.loads((folder / f"{PLATFORM}.json").read_bytes())
+    del manifest["details"], manifest["revision"]
+    (folder / f"{PLATFORM}.json").write_bytes(orjson.dumps(manifest))
+    (folder / f"{PLATFORM}.details.npz").unlink()
+    built = (folder / f"{PLATFORM}.usearch").stat().st_mtime_ns
+
+    lookalike_index._loaded.clear()  # a new process, with the old index on disk
+    assert lookalikes_json(store, tmp_path, PLATFORM, ids) == expected
+    assert lookalike_index._loaded[(str(tmp_path), PLATFORM)].details is None
+    assert (folder / f"{PLATFORM}.usearch").stat().st_mtime_ns == built  # reused, not rebuilt
