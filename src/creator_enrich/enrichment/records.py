@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine
+from sqlalchemy import JSON, Connection, Engine, Text, cast, func, literal_column
 
 from creator_enrich.creators import store
 from creator_enrich.db.schema import Profile
@@ -74,9 +74,20 @@ def _creator_fields(data: str) -> str:
     return orjson.dumps({key: stored.get(key) for key in CREATOR_FIELDS}).decode()[1:-1]
 
 
+def _verified_json(conn: Connection) -> Any:
+    """``is_verified`` of a profile's full block, as JSON text (NULL when absent), read by the
+    database: a secondary platform needs this one key, not its whole block fetched and decoded
+    (that was a seventh of a full chunk)."""
+    block = func.nullif(Profile.full_json, "")
+    if conn.dialect.name == "postgresql":
+        found = cast(block, JSON).op("->")(literal_column("'is_verified'"))
+        return cast(found, Text).label("verified_json")
+    return block.op("->")(literal_column("'$.is_verified'")).label("verified_json")
+
+
 def _secondary(row: Any) -> str:
     """A secondary platform as the reference shows it: a handful of identity and size fields."""
-    verified = orjson.loads(row.full_json).get("is_verified") if row.full_json else None
+    verified = orjson.loads(row.verified_json) if row.verified_json is not None else None
     values = (
         row.platform_user_id,
         row.username,
@@ -164,7 +175,7 @@ def _handle_records(
             Profile.full_name,
             Profile.engagement_percent,
             Profile.picture,
-            Profile.full_json,
+            _verified_json(ctx.conn),
         )
         if parts.secondaries
         else {}
