@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Engine, Text, cast, func, literal_column
+from sqlalchemy import JSON, Connection, Engine, Text, case, cast, func, literal_column, null
 
 from creator_enrich.creators import store
 from creator_enrich.db.schema import Profile
@@ -74,15 +74,17 @@ def _creator_fields(data: str) -> str:
     return orjson.dumps({key: stored.get(key) for key in CREATOR_FIELDS}).decode()[1:-1]
 
 
-def _verified_json(conn: Connection) -> Any:
-    """``is_verified`` of a profile's full block, as JSON text (NULL when absent), read by the
-    database: a secondary platform needs this one key, not its whole block fetched and decoded
-    (that was a seventh of a full chunk)."""
+def _verified_json(conn: Connection, primary: str) -> Any:
+    """``is_verified`` of a secondary profile's full block, as JSON text (NULL when absent), read
+    by the database: a secondary needs this one key, not its whole block fetched and decoded
+    (that was a seventh of a full chunk). NULL for the primary platform's profile (a creator
+    has one profile per platform), whose block the chunk has already read."""
     block = func.nullif(Profile.full_json, "")
     if conn.dialect.name == "postgresql":
-        found = cast(block, JSON).op("->")(literal_column("'is_verified'"))
-        return cast(found, Text).label("verified_json")
-    return block.op("->")(literal_column("'$.is_verified'")).label("verified_json")
+        found: Any = cast(cast(block, JSON).op("->")(literal_column("'is_verified'")), Text)
+    else:
+        found = block.op("->")(literal_column("'$.is_verified'"))
+    return case((Profile.platform == primary, null()), else_=found).label("verified_json")
 
 
 def _secondary(row: Any) -> str:
@@ -175,7 +177,7 @@ def _handle_records(
             Profile.full_name,
             Profile.engagement_percent,
             Profile.picture,
-            _verified_json(ctx.conn),
+            _verified_json(ctx.conn, platform),
         )
         if parts.secondaries
         else {}
