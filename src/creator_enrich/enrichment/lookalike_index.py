@@ -8,13 +8,11 @@ cosine would normalise away. The weights make one decade of followers count abou
 different main country, and a different niche more than either.
 
 Indexes are built from the store in bulk, saved under ``<data_dir>/lookalikes/`` with a manifest
-of what they were built from, and rebuilt when the store has changed since. Beside the vectors,
-each index keeps what a lookalike entry shows of a neighbour (username, URL, engagement,
-followers) as ready JSON, so a chunk's lookalikes need no query of the store: reading ten
-neighbours' rows for each profile, on random pages, cost as much as the search itself. Those
-details are served only while no profile of the platform has changed in place since the build
-(``creators.revisions``); otherwise, and for an index saved without them, they are read from the
-store as before.
+of what they were built from, and rebuilt when the store has changed since. Each keeps a sidecar
+(``lookalike_sidecar``): every profile's neighbours, searched at build time, and their entries as
+JSON. The entries are served only while no profile of the platform has changed in place since
+the build (``creators.revisions``); otherwise they are read from the store, as they are for an
+index saved without a sidecar (which is searched at each call, as before).
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from creator_enrich.creators import revisions
 from creator_enrich.db.engine import read_connection
 from creator_enrich.db.schema import Profile
 from creator_enrich.enrichment.fields import PLATFORMS
+from creator_enrich.enrichment.lookalike_sidecar import K, Sidecar, entry_json, nearest
 
 log = logging.getLogger(__name__)
 
@@ -85,65 +84,12 @@ def features(
     return vector
 
 
-class _Details:
-    """The neighbour details of an index: one JSON object per profile id, in one byte string."""
-
-    def __init__(self, ids: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any], blob: bytes):
-        self.ids = ids  # sorted
-        self.offsets = offsets  # len(ids) + 1
-        self.blob = blob
-
-    @classmethod
-    def build(cls, rows: Sequence[tuple[int, bytes]]) -> _Details:
-        ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-        sizes = np.fromiter((len(r[1]) for r in rows), dtype=np.int64, count=len(rows))
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        return cls(ids, offsets, b"".join(r[1] for r in rows))
-
-    def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp.npz")
-        blob = np.frombuffer(self.blob, dtype=np.uint8)
-        np.savez(tmp, ids=self.ids, offsets=self.offsets, blob=blob)
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: Path) -> _Details:
-        with np.load(path) as saved:
-            return cls(saved["ids"], saved["offsets"], saved["blob"].tobytes())
-
-    def find(self, wanted: np.ndarray[Any, Any]) -> dict[int, bytes]:
-        """The JSON of each wanted id that is here."""
-        at = np.searchsorted(self.ids, wanted)
-        at[at == len(self.ids)] = 0
-        hit = self.ids[at] == wanted if len(self.ids) else np.zeros(len(wanted), dtype=bool)
-        starts, ends = self.offsets[at].tolist(), self.offsets[at + 1].tolist()
-        blob = self.blob
-        return {
-            key: blob[start:end]
-            for key, start, end, ok in zip(wanted.tolist(), starts, ends, hit.tolist(), strict=True)
-            if ok
-        }
-
-
-def _detail_json(username: str, url: str | None, engagement: float | None, followers: int) -> bytes:
-    """A lookalike entry: what the store query returned before the details were kept here."""
-    return orjson.dumps(
-        {
-            "username": username,
-            "profile_url": url,
-            "engagement_percent": float(engagement or 0.0),
-            "follower_count": int(followers),
-        }
-    )
-
-
 @dataclass
 class _Loaded:
     index: Any  # usearch.index.Index
     state: tuple[int, int, int]  # count, max_id, revision when built
     checked_at: float
-    details: _Details | None  # None: saved by an older version, read details from the store
+    sidecar: Sidecar | None  # None: saved by an older version; search, and query the store
 
 
 _lock = threading.Lock()
@@ -189,7 +135,7 @@ def _paths(data_dir: Path, platform: str) -> tuple[Path, Path, Path]:
     return (
         folder / f"{platform}.usearch",
         folder / f"{platform}.json",
-        folder / f"{platform}.details.npz",
+        folder / f"{platform}.sidecar.npz",
     )
 
 
@@ -199,36 +145,41 @@ def build_index(
     platform: str,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> int:
-    """Build and save one platform's index; returns how many profiles it holds."""
+    """Build and save one platform's index and sidecar; returns how many profiles it holds."""
     from usearch.index import Index
 
     state = _store_state(engine, platform)  # before the rows: a change meanwhile shows later
     count, max_id, revision = state
     index = Index(ndim=DIMS, metric="l2sq", dtype="f32")
-    details: list[tuple[int, bytes]] = []
+    ids: list[np.ndarray[Any, Any]] = []
+    vectors: list[np.ndarray[Any, Any]] = []
+    entries: list[bytes] = []
     done = 0
     for page in _rows(engine, platform):
-        keys = np.fromiter((r.id for r in page), dtype=np.uint64, count=len(page))
-        vectors = np.vstack(
-            [
-                features(
-                    r.niche, r.country, r.followers, r.engagement_percent, r.audience_countries
-                )
-                for r in page
-            ]
+        ids.append(np.fromiter((r.id for r in page), dtype=np.uint64, count=len(page)))
+        vectors.append(
+            np.vstack(
+                [
+                    features(
+                        r.niche, r.country, r.followers, r.engagement_percent, r.audience_countries
+                    )
+                    for r in page
+                ]
+            )
         )
-        index.add(keys, vectors)
-        details.extend(
-            (r.id, _detail_json(r.username, r.profile_url, r.engagement_percent, r.followers))
-            for r in page
+        index.add(ids[-1], vectors[-1])
+        entries.extend(
+            entry_json(r.username, r.profile_url, r.engagement_percent, r.followers) for r in page
         )
         done += len(page)
         if on_progress:
             on_progress(platform, done, count)
-    index_path, manifest_path, details_path = _paths(data_dir, platform)
+    keys = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+    found = nearest(index, keys, np.vstack(vectors) if vectors else None, K)
+    sidecar = Sidecar.build(keys, entries, found)
+    index_path, manifest_path, sidecar_path = _paths(data_dir, platform)
     index_path.parent.mkdir(parents=True, exist_ok=True)
-    kept = _Details.build(details)
-    kept.save(details_path)
+    sidecar.save(sidecar_path)
     tmp = index_path.with_suffix(".tmp")
     index.save(str(tmp))
     tmp.replace(index_path)
@@ -238,11 +189,11 @@ def build_index(
         "revision": revision,
         "version": FEATURES_VERSION,
         "vectors": done,
-        "details": details_path.name,
+        "sidecar": sidecar_path.name,
     }
     manifest_path.write_bytes(orjson.dumps(manifest))
     with _lock:
-        _loaded[(str(data_dir), platform)] = _Loaded(index, state, time.monotonic(), kept)
+        _loaded[(str(data_dir), platform)] = _Loaded(index, state, time.monotonic(), sidecar)
     return done
 
 
@@ -261,19 +212,19 @@ def _restore(data_dir: Path, platform: str, state: tuple[int, int, int]) -> _Loa
     """The saved index, if it was built from this state of the store."""
     from usearch.index import Index
 
-    index_path, manifest_path, details_path = _paths(data_dir, platform)
+    index_path, manifest_path, sidecar_path = _paths(data_dir, platform)
     if not (index_path.exists() and manifest_path.exists()):
         return None
     manifest = orjson.loads(manifest_path.read_bytes())
     built = (manifest.get("count"), manifest.get("max_id"), manifest.get("revision", 0))
     if built != state or manifest.get("version") != FEATURES_VERSION:
         return None
-    details = None
-    if manifest.get("details") == details_path.name and details_path.exists():
-        details = _Details.load(details_path)
-        if len(details.ids) != manifest.get("vectors"):  # not from this build: do without
-            details = None
-    return _Loaded(Index.restore(str(index_path)), state, time.monotonic(), details)
+    sidecar = None
+    if manifest.get("sidecar") == sidecar_path.name and sidecar_path.exists():
+        sidecar = Sidecar.load(sidecar_path)
+        if len(sidecar.ids) != manifest.get("vectors"):  # not from this build: do without
+            sidecar = None
+    return _Loaded(Index.restore(str(index_path)), state, time.monotonic(), sidecar)
 
 
 def _index_for(engine: Engine, data_dir: Path, platform: str, newest_id: int = 0) -> _Loaded:
@@ -307,8 +258,8 @@ def _index_for(engine: Engine, data_dir: Path, platform: str, newest_id: int = 0
             return _loaded[key]
 
 
-def _details_from_store(engine: Engine, wanted: Sequence[int]) -> dict[int, bytes]:
-    details: dict[int, bytes] = {}
+def _entries_from_store(engine: Engine, wanted: Sequence[int]) -> dict[int, bytes]:
+    entries: dict[int, bytes] = {}
     with read_connection(engine) as conn:
         for start in range(0, len(wanted), 1000):
             stmt = select(
@@ -319,54 +270,56 @@ def _details_from_store(engine: Engine, wanted: Sequence[int]) -> dict[int, byte
                 Profile.followers,
             ).where(Profile.id.in_(wanted[start : start + 1000]))
             for row in conn.execute(stmt):
-                details[row.id] = _detail_json(
+                entries[row.id] = entry_json(
                     row.username, row.profile_url, row.engagement_percent, row.followers
                 )
-    return details
+    return entries
+
+
+def _unchanged_since_build(engine: Engine, platform: str, loaded: _Loaded) -> bool:
+    with read_connection(engine) as conn:
+        return revisions.current(conn, platform) == loaded.state[2]
 
 
 def lookalikes_json(
-    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = 10
+    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = K
 ) -> dict[int, str]:
     """Up to k lookalikes per profile as a JSON list, most similar first, never the profile
-    itself; all of them found with one search."""
+    itself."""
     if not profile_ids:
         return {}
     loaded = _index_for(engine, data_dir, platform, newest_id=max(profile_ids))
-    index = loaded.index
+    sidecar = loaded.sidecar
     keys = np.asarray(profile_ids, dtype=np.uint64)
-    present = keys[index.contains(keys)]
-    if not len(present):
-        return dict.fromkeys(profile_ids, "[]")
-    vectors = np.vstack(index.get(present, dtype=np.float32))
-    matches = index.search(vectors, k + 1)
-    found_keys = np.atleast_2d(matches.keys)  # one query: its keys, already trimmed
-    counts = matches.counts.tolist() if hasattr(matches, "counts") else [len(matches.keys)]
-    neighbours: dict[int, list[int]] = {}
-    for pid, found, count in zip(present.tolist(), found_keys.tolist(), counts, strict=True):
-        neighbours[pid] = [n for n in found[:count] if n != pid][:k]
-    wanted = np.unique(np.fromiter((n for ns in neighbours.values() for n in ns), np.uint64))
-    details = loaded.details
-    if details is not None:
-        with read_connection(engine) as conn:
-            if revisions.current(conn, platform) != loaded.state[2]:
-                details = None  # a profile changed since the build: its details may be stale
-    if details is not None:
-        known = details.find(wanted)
-        missing = [int(n) for n in wanted.tolist() if n not in known]
-        if missing:  # saved by a build that did not see them: read them as before
-            known.update(_details_from_store(engine, missing))
+    fresh = sidecar is not None and _unchanged_since_build(engine, platform, loaded)
+    if sidecar is not None and sidecar.k == k:
+        positions = sidecar.positions(keys).tolist()
+        if fresh:  # the common case: no search, no query
+            return dict(zip(profile_ids, sidecar.lists(positions), strict=True))
+        found = dict(zip(profile_ids, sidecar.neighbour_ids(positions), strict=True))
     else:
-        known = _details_from_store(engine, wanted.tolist())
-    out: dict[int, str] = {}
-    for pid in profile_ids:
-        items = [known[n] for n in neighbours.get(pid, ()) if n in known]
-        out[pid] = (b"[" + b",".join(items) + b"]").decode()
-    return out
+        present = keys[loaded.index.contains(keys)]
+        vectors = np.vstack(loaded.index.get(present, dtype=np.float32)) if len(present) else None
+        rows = nearest(loaded.index, present, vectors, k).tolist()
+        found = {
+            pid: [n for n in row if n] for pid, row in zip(present.tolist(), rows, strict=True)
+        }
+    wanted = sorted({n for ns in found.values() for n in ns})
+    if fresh:
+        assert sidecar is not None
+        entries = sidecar.entries(wanted)
+    else:  # changed since the build, or an index without a sidecar: read them as before
+        entries = _entries_from_store(engine, wanted)
+    return {
+        pid: (
+            b"[" + b",".join(entries[n] for n in found.get(pid, ()) if n in entries) + b"]"
+        ).decode()
+        for pid in profile_ids
+    }
 
 
 def lookalikes_for(
-    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = 10
+    engine: Engine, data_dir: Path, platform: str, profile_ids: Sequence[int], k: int = K
 ) -> dict[int, list[dict[str, Any]]]:
     """Up to k lookalikes per profile, most similar first, never the profile itself."""
     found = lookalikes_json(engine, data_dir, platform, profile_ids, k)
