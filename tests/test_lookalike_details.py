@@ -18,7 +18,7 @@ from creator_enrich.creators.importer import export_jsonl, import_jsonl
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import Profile
-from creator_enrich.enrichment import lookalike_index
+from creator_enrich.enrichment import lookalike_index, lookalike_sidecar
 from creator_enrich.enrichment.lookalike_index import build_index, lookalikes_json
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, enrich
@@ -151,7 +151,7 @@ def test_an_index_saved_without_sidecar_still_serves_the_same(store: Any, tmp_pa
     assert (folder / f"{PLATFORM}.usearch").stat().st_mtime_ns == built  # reused, not rebuilt
 
 
-def test_nearest_in_an_index_smaller_than_k() -> None:
+def test_nearest_in_an_index_smaller_than_k(monkeypatch: pytest.MonkeyPatch) -> None:
     from usearch.index import Index
 
     from creator_enrich.enrichment.lookalike_sidecar import Sidecar, nearest
@@ -160,10 +160,12 @@ def test_nearest_in_an_index_smaller_than_k() -> None:
     keys = np.array([5, 7, 9], dtype=np.uint64)
     vectors = np.array([[0, 0], [1, 0], [3, 0]], dtype=np.float32)
     index.add(keys, vectors)
-    found = nearest(index, keys, vectors, 10)
+    found = nearest(index, keys, 10)
     assert found[:, :3].tolist() == [[7, 9, 0], [5, 9, 0], [7, 5, 0]]
     assert not found[:, 3:].any()
-    assert nearest(index, keys[:1], vectors[:1], 10)[0, :3].tolist() == [7, 9, 0]  # one query
+    assert nearest(index, keys[:1], 10)[0, :3].tolist() == [7, 9, 0]  # one query
+    monkeypatch.setattr(lookalike_sidecar, "SLICE", 2)  # searched in slices: the same
+    assert (nearest(index, keys, 10) == found).all()
 
     sidecar = Sidecar.build(keys, [b'"a"', b'"b"', b'"c"'], found)
     assert sidecar.lists([0, 2, -1]) == ['["b","c"]', '["b","a"]', "[]"]

@@ -152,22 +152,19 @@ def build_index(
     count, max_id, revision = state
     index = Index(ndim=DIMS, metric="l2sq", dtype="f32")
     ids: list[np.ndarray[Any, Any]] = []
-    vectors: list[np.ndarray[Any, Any]] = []
     entries: list[bytes] = []
     done = 0
     for page in _rows(engine, platform):
         ids.append(np.fromiter((r.id for r in page), dtype=np.uint64, count=len(page)))
-        vectors.append(
-            np.vstack(
-                [
-                    features(
-                        r.niche, r.country, r.followers, r.engagement_percent, r.audience_countries
-                    )
-                    for r in page
-                ]
-            )
+        vectors = np.vstack(
+            [
+                features(
+                    r.niche, r.country, r.followers, r.engagement_percent, r.audience_countries
+                )
+                for r in page
+            ]
         )
-        index.add(ids[-1], vectors[-1])
+        index.add(ids[-1], vectors)
         entries.extend(
             entry_json(r.username, r.profile_url, r.engagement_percent, r.followers) for r in page
         )
@@ -175,7 +172,7 @@ def build_index(
         if on_progress:
             on_progress(platform, done, count)
     keys = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
-    found = nearest(index, keys, np.vstack(vectors) if vectors else None, K)
+    found = nearest(index, keys, K)
     sidecar = Sidecar.build(keys, entries, found)
     index_path, manifest_path, sidecar_path = _paths(data_dir, platform)
     index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,8 +296,7 @@ def lookalikes_json(
         found = dict(zip(profile_ids, sidecar.neighbour_ids(positions), strict=True))
     else:
         present = keys[loaded.index.contains(keys)]
-        vectors = np.vstack(loaded.index.get(present, dtype=np.float32)) if len(present) else None
-        rows = nearest(loaded.index, present, vectors, k).tolist()
+        rows = nearest(loaded.index, present, k).tolist()
         found = {
             pid: [n for n in row if n] for pid, row in zip(present.tolist(), rows, strict=True)
         }
