@@ -171,3 +171,20 @@ def test_nearest_in_an_index_smaller_than_k(monkeypatch: pytest.MonkeyPatch) -> 
     assert sidecar.lists([0, 2, -1]) == ['["b","c"]', '["b","a"]', "[]"]
     assert sidecar.neighbour_ids([1]) == [[5, 9]]
     assert sidecar.entries([9, 6]) == {9: b'"c"'}
+
+
+def test_a_restored_index_is_mapped_and_outlives_a_rebuild(store: Any, tmp_path: Path) -> None:
+    from creator_enrich.enrichment.lookalike_sidecar import nearest
+
+    ids = [r.id for r in _profiles(store)[:20]]
+    build_index(store, tmp_path, PLATFORM)
+    lookalike_index._loaded.clear()  # a new process: the saved index is restored
+    searched = lookalikes_json(store, tmp_path, PLATFORM, ids, 4)  # another k: a search
+    mapped = lookalike_index._loaded[(str(tmp_path), PLATFORM)].index
+    saved = tmp_path / "lookalikes" / f"{PLATFORM}.usearch"
+    assert mapped.memory_usage < saved.stat().st_size / 10  # mapped, not read into memory
+    before = nearest(mapped, np.asarray(ids, dtype=np.uint64), 4)
+
+    build_index(store, tmp_path, PLATFORM)  # the file is replaced under the mapping
+    assert (nearest(mapped, np.asarray(ids, dtype=np.uint64), 4) == before).all()
+    assert lookalikes_json(store, tmp_path, PLATFORM, ids, 4).keys() == searched.keys()
