@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from creator_enrich.creators import revisions
 from creator_enrich.creators.handles import (
     InvalidValue,
     normalise_email,
@@ -304,6 +305,7 @@ def _apply_line(
                     changed = True
                 elif any(getattr(old, c) != prof[c] for c in PROFILE_VALUES):
                     conn.execute(update(Profile).where(Profile.id == old.id).values(**prof))
+                    revisions.bump(conn, platform)
                     changed = True
             if changed:
                 report.updated += 1

@@ -228,3 +228,17 @@ class Profile(Base):
     full_json: Mapped[str | None] = mapped_column(Text)
     audience_json: Mapped[str | None] = mapped_column(Text)
     extra_json: Mapped[str | None] = mapped_column(Text)
+
+
+class ProfileRevision(Base):
+    """A counter per platform, bumped whenever a stored profile changes in place.
+
+    Inserts show in the profiles' count and highest id; an update in place shows nowhere else,
+    so whatever is built from profiles (the lookalike index and its neighbour details) compares
+    this counter to tell that it is out of date.
+    """
+
+    __tablename__ = "profile_revisions"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)

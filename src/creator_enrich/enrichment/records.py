@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine
+from sqlalchemy import JSON, Connection, Engine, Text, case, cast, func, literal_column, null
 
 from creator_enrich.creators import store
 from creator_enrich.db.schema import Profile
@@ -74,9 +74,22 @@ def _creator_fields(data: str) -> str:
     return orjson.dumps({key: stored.get(key) for key in CREATOR_FIELDS}).decode()[1:-1]
 
 
+def _verified_json(conn: Connection, primary: str) -> Any:
+    """``is_verified`` of a secondary profile's full block, as JSON text (NULL when absent), read
+    by the database: a secondary needs this one key, not its whole block fetched and decoded
+    (that was a seventh of a full chunk). NULL for the primary platform's profile (a creator
+    has one profile per platform), whose block the chunk has already read."""
+    block = func.nullif(Profile.full_json, "")
+    if conn.dialect.name == "postgresql":
+        found: Any = cast(cast(block, JSON).op("->")(literal_column("'is_verified'")), Text)
+    else:
+        found = block.op("->")(literal_column("'$.is_verified'"))
+    return case((Profile.platform == primary, null()), else_=found).label("verified_json")
+
+
 def _secondary(row: Any) -> str:
     """A secondary platform as the reference shows it: a handful of identity and size fields."""
-    verified = orjson.loads(row.full_json).get("is_verified") if row.full_json else None
+    verified = orjson.loads(row.verified_json) if row.verified_json is not None else None
     values = (
         row.platform_user_id,
         row.username,
@@ -90,10 +103,9 @@ def _secondary(row: Any) -> str:
 
 
 def _lookalikes(ctx: EnrichContext, platform: str, profile_ids: list[int]) -> dict[int, str]:
-    from creator_enrich.enrichment.lookalike_index import lookalikes_for
+    from creator_enrich.enrichment.lookalike_index import lookalikes_json
 
-    found = lookalikes_for(ctx.engine, ctx.data_dir, platform, profile_ids, LOOKALIKES)
-    return {pid: orjson.dumps(found.get(pid, [])).decode() for pid in profile_ids}
+    return lookalikes_json(ctx.engine, ctx.data_dir, platform, profile_ids, LOOKALIKES)
 
 
 def build_raw(
@@ -165,7 +177,7 @@ def _handle_records(
             Profile.full_name,
             Profile.engagement_percent,
             Profile.picture,
-            Profile.full_json,
+            _verified_json(ctx.conn, platform),
         )
         if parts.secondaries
         else {}
