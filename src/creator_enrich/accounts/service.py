@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.credits.ledger import grant_credits
@@ -170,21 +170,37 @@ def list_api_keys(engine: Engine, account_name: str) -> list[KeyInfo]:
     return [KeyInfo(*row) for row in rows]
 
 
-def authenticate(engine: Engine, key: str) -> Caller | None:
-    """The caller a presented key belongs to; None if unknown, malformed, revoked or expired."""
+def key_id_of(key: str) -> str | None:
+    """The key id of a well-formed key (``ce_<key id>_<secret>``); None means never look it up."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     key_id, sep, _secret = key[len(KEY_PREFIX) :].partition("_")
     if not sep or not key_id:
         return None
+    return key_id
+
+
+def active_key_query(key_id: str) -> Select[int, str, bool]:
+    """The columns that authenticate a key, for its row only while it is neither revoked nor
+    expired; other queries may join to it (the status route reads its batch in the same query).
+    """
+    return select(
+        ApiKey.account_id.label("key_account_id"), ApiKey.key_hash, ApiKey.read_only
+    ).where(_active(key_id, utcnow()))
+
+
+def caller_of(key: str, key_id: str, row: Any) -> Caller | None:
+    """The caller, if ``row`` (from ``active_key_query``) holds the hash of exactly this key."""
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+        return None
+    return Caller(account_id=row.key_account_id, key_id=key_id, read_only=row.read_only)
+
+
+def authenticate(engine: Engine, key: str) -> Caller | None:
+    """The caller a presented key belongs to; None if unknown, malformed, revoked or expired."""
+    key_id = key_id_of(key)
+    if key_id is None:
+        return None
     with read_connection(engine) as conn:
-        row = conn.execute(
-            select(ApiKey.account_id, ApiKey.key_hash, ApiKey.read_only).where(
-                _active(key_id, utcnow())
-            )
-        ).first()
-    if row is None:
-        return None
-    if not hmac.compare_digest(row.key_hash, _hash(key)):
-        return None
-    return Caller(account_id=row.account_id, key_id=key_id, read_only=row.read_only)
+        row = conn.execute(active_key_query(key_id)).first()
+    return caller_of(key, key_id, row)
