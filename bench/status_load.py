@@ -83,6 +83,22 @@ def percentile(ordered: list[float], share: float) -> float:
     return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
+def _answer_size(buffer: bytes, body_at: int) -> int | None:
+    """Bytes of the answer at the start of ``buffer`` once complete (its head ends at
+    ``body_at``), or a larger number while incomplete; None if it has no length we understand.
+    Chunked bodies are taken to end at the first zero-size chunk (answers here are small).
+    """
+    for line in buffer[:body_at].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            return body_at + int(value)
+        if name == b"transfer-encoding" and value.strip().lower() == b"chunked":
+            end = buffer.find(b"\r\n0\r\n\r\n", body_at - 2)
+            return len(buffer) + 1 if end < 0 else end + 7
+    return None
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: sends a request when handed its due time, parses the answer."""
 
@@ -107,16 +123,18 @@ class _Connection(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0 or self.due is None:
             return
-        length = 0
-        for line in self.buffer[:end].split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-                break
-        if len(self.buffer) < end + 4 + length:
+        try:
+            size = _answer_size(self.buffer, end + 4)
+            status = int(self.buffer[9:12])
+        except ValueError:
+            size, status = None, 0
+        if size is None:  # not an HTTP/1.1 answer we can delimit: a broken connection
+            assert self.transport is not None
+            self.transport.close()
             return
-        status = int(self.buffer[9:12])
-        self.buffer = self.buffer[end + 4 + length :]
+        if len(self.buffer) < size:
+            return
+        self.buffer = self.buffer[size:]
         due, self.due = self.due, None
         self.load.answered(self, due, status)
 
