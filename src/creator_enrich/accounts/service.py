@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.credits.ledger import grant_credits
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Account, ApiKey
-from creator_enrich.db.types import utcnow
+from creator_enrich.db.types import UTCDateTime, utcnow
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 KEY_PREFIX = "ce_"
@@ -95,7 +95,7 @@ def create_api_key(
         return _insert_key(conn, account_id, label, read_only)
 
 
-def _active(key_id: str, now: datetime) -> Any:
+def _active(key_id: Any, now: Any) -> Any:
     return (
         (ApiKey.key_id == key_id)
         & ApiKey.revoked_at.is_(None)
@@ -180,13 +180,18 @@ def key_id_of(key: str) -> str | None:
     return key_id
 
 
-def active_key_query(key_id: str) -> Select[int, str, bool]:
+def active_key_query(key_id: Any = None) -> Select[int, str, bool]:
     """The columns that authenticate a key, for its row only while it is neither revoked nor
     expired; other queries may join to it (the status route reads its batch in the same query).
+    Without ``key_id`` the statement takes ``key_id`` and ``now`` as bound parameters, so that it
+    can be built once.
     """
+    now: Any = utcnow()
+    if key_id is None:
+        key_id, now = bindparam("key_id"), bindparam("now", type_=UTCDateTime())
     return select(
         ApiKey.account_id.label("key_account_id"), ApiKey.key_hash, ApiKey.read_only
-    ).where(_active(key_id, utcnow()))
+    ).where(_active(key_id, now))
 
 
 def caller_of(key: str, key_id: str, row: Any) -> Caller | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -187,6 +189,13 @@ async def create_batch(
     return answer
 
 
+# Status reads get a few threads of their own rather than the shared pool of 40: a backlog of
+# polls there held more database connections at once than the engine pools, so each poll past
+# the pool opened (and ran the PRAGMAs of) a new one; and a burst of slow downloads cannot hold
+# up the polled route.
+STATUS_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status")
+
+
 @router.get(
     "/{batch_id}/status/",
     response_model=BatchStatus,
@@ -198,7 +207,8 @@ async def batch_status(batch_id: str, request: Request, credentials: Credentials
     the body serialised by orjson without a second validation pass (it is built to the model).
     """
     key = presented_key(credentials)
-    body = await run_in_threadpool(_status_body, request, key, batch_id)
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(STATUS_THREADS, _status_body, request, key, batch_id)
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -282,6 +282,15 @@ def batch_status(engine: Engine, caller: Caller, batch_id: str) -> dict[str, Any
     return status_body(get_batch(engine, caller, batch_id))
 
 
+# Built once with bound parameters: constructing the join on every poll cost more than running it.
+_KEYS = active_key_query().subquery()
+_KEY_AND_BATCH = select(_KEYS, BATCHES).select_from(
+    _KEYS.outerjoin(
+        BATCHES, (Batch.id == bindparam("batch_id")) & (Batch.account_id == _KEYS.c.key_account_id)
+    )
+)
+
+
 def caller_and_batch(
     engine: Engine, key: str, batch_id: str
 ) -> tuple[Caller | None, BatchRecord | None]:
@@ -295,14 +304,9 @@ def caller_and_batch(
     key_id = key_id_of(key)
     if key_id is None:
         return None, None
-    keys = active_key_query(key_id).subquery()
-    query = select(keys, BATCHES).select_from(
-        keys.outerjoin(
-            BATCHES, (Batch.id == batch_id) & (Batch.account_id == keys.c.key_account_id)
-        )
-    )
+    params = {"key_id": key_id, "now": utcnow(), "batch_id": batch_id}
     with read_connection(engine) as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_KEY_AND_BATCH, params).first()
     caller = caller_of(key, key_id, row)
     if caller is None or row is None or row.id is None:
         return caller, None
