@@ -14,8 +14,10 @@ On the embedded default (SQLite + in-process worker), for each generated store (
   printed as ours / floor;
 - upload: POST of the 10 MB file to a bare Starlette endpoint that only reads the body, vs our
   create call with the same file;
-- status polling under load: `wrk` on loopback against the status route while a 10 MB raw batch
-  runs (and idle, for comparison): requests/s, p50, p99;
+- status polling under load: a fixed rate (`--load-rate`, 500/s) from `bench/status_load.py` on
+  loopback against the status route while a 10 MB raw batch runs (and idle, for comparison):
+  achieved requests/s, p50, p99, latency counted from each request's due time; `--load-tool wrk`
+  runs wrk at its maximum instead (closed loop: it slows down with the server);
 - lookalike query time per profile at each store size (the index built ahead by `data index`).
 
 Files: `full` uses handles with audience data and lookalikes (the batch defaults); `raw` handles;
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import status_load
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "creator_enrich"]
@@ -453,6 +456,25 @@ def wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, float]:
     return figures
 
 
+def poll_load(args: argparse.Namespace, url: str, key: str, seconds: int) -> dict[str, float]:
+    """The status route under load: at a fixed rate (status_load.py), or wrk at its maximum."""
+    if args.load_tool == "wrk":
+        return wrk(url, key, seconds, args.load_connections)
+    (figures,) = status_load.load_url(
+        url, [args.load_rate], seconds, headers=[f"Authorization: Bearer {key}"]
+    )
+    return {
+        "rate": args.load_rate,
+        "rps": figures.achieved_rps,
+        "p50": figures.p50_ms,
+        "p90": figures.p90_ms,
+        "p99": figures.p99_ms,
+        "max": figures.max_ms,
+        "non2xx": float(figures.non_2xx),
+        "errors": float(figures.errors),
+    }
+
+
 # --- lookalike query time -------------------------------------------------------------------
 
 
@@ -490,7 +512,9 @@ def main() -> None:
     parser.add_argument("--no-upload", action="store_true")
     parser.add_argument("--no-load", action="store_true")
     parser.add_argument("--load-seconds", type=int, default=10)
-    parser.add_argument("--load-connections", type=int, default=8)
+    parser.add_argument("--load-connections", type=int, default=8, help="wrk only")
+    parser.add_argument("--load-tool", choices=("fixed", "wrk"), default="fixed")
+    parser.add_argument("--load-rate", type=float, default=500, help="requests/s (fixed)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -579,12 +603,12 @@ def main() -> None:
                 )
                 wait_finished(httpx.Client(timeout=60), server.url, key, probe["batch_id"])
                 url = f"{server.url}{API}{probe['batch_id']}/status/"
-                idle = wrk(url, key, max(3, args.load_seconds // 2), args.load_connections)
+                idle = poll_load(args, url, key, max(3, args.load_seconds // 2))
                 figures["load"]["idle"] = idle
                 print(f"  status, idle:       {_fmt_wrk(idle)}  (load {load()})", flush=True)
                 running = create(httpx.Client(timeout=60), server.url, key, "raw", big[0])
                 url = f"{server.url}{API}{running['batch_id']}/status/"
-                busy = wrk(url, key, args.load_seconds, args.load_connections)
+                busy = poll_load(args, url, key, args.load_seconds)
                 with httpx.Client(timeout=60) as client:
                     headers = {"Authorization": f"Bearer {key}"}
                     state = client.get(url, headers=headers).json()
@@ -594,7 +618,7 @@ def main() -> None:
                 figures["load"]["busy"] = busy
                 print(
                     f"  status, 10 MB raw batch running: {_fmt_wrk(busy)}; batch "
-                    f"{busy['processed_share']:.0%} processed when wrk ended  (load {load()})",
+                    f"{busy['processed_share']:.0%} processed when the load ended  (load {load()})",
                     flush=True,
                 )
             figures["api_vmhwm_mb"] = round(server.rss_kb("VmHWM") / 1024)
@@ -612,12 +636,14 @@ def main() -> None:
 
 
 def _fmt_wrk(figures: dict[str, float]) -> str:
-    text = (
-        f"{figures.get('rps', 0):,.0f} req/s, p50 {figures.get('p50', 0):.1f} ms, "
-        f"p99 {figures.get('p99', 0):.1f} ms"
-    )
+    text = f"{figures.get('rps', 0):,.0f} req/s"
+    if "rate" in figures:
+        text += f" of {figures['rate']:,.0f} asked"
+    text += f", p50 {figures.get('p50', 0):.1f} ms, p99 {figures.get('p99', 0):.1f} ms"
     if figures.get("non2xx"):
         text += f", {figures['non2xx']:.0f} non-2xx"
+    if figures.get("errors"):
+        text += f", {figures['errors']:.0f} errors"
     return text
 
 

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.credits.ledger import grant_credits
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Account, ApiKey
-from creator_enrich.db.types import utcnow
+from creator_enrich.db.types import UTCDateTime, utcnow
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 KEY_PREFIX = "ce_"
@@ -95,7 +95,7 @@ def create_api_key(
         return _insert_key(conn, account_id, label, read_only)
 
 
-def _active(key_id: str, now: datetime) -> Any:
+def _active(key_id: Any, now: Any) -> Any:
     return (
         (ApiKey.key_id == key_id)
         & ApiKey.revoked_at.is_(None)
@@ -170,21 +170,42 @@ def list_api_keys(engine: Engine, account_name: str) -> list[KeyInfo]:
     return [KeyInfo(*row) for row in rows]
 
 
-def authenticate(engine: Engine, key: str) -> Caller | None:
-    """The caller a presented key belongs to; None if unknown, malformed, revoked or expired."""
+def key_id_of(key: str) -> str | None:
+    """The key id of a well-formed key (``ce_<key id>_<secret>``); None means never look it up."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     key_id, sep, _secret = key[len(KEY_PREFIX) :].partition("_")
     if not sep or not key_id:
         return None
+    return key_id
+
+
+def active_key_query(key_id: Any = None) -> Select[int, str, bool]:
+    """The columns that authenticate a key, for its row only while it is neither revoked nor
+    expired; other queries may join to it (the status route reads its batch in the same query).
+    Without ``key_id`` the statement takes ``key_id`` and ``now`` as bound parameters, so that it
+    can be built once.
+    """
+    now: Any = utcnow()
+    if key_id is None:
+        key_id, now = bindparam("key_id"), bindparam("now", type_=UTCDateTime())
+    return select(
+        ApiKey.account_id.label("key_account_id"), ApiKey.key_hash, ApiKey.read_only
+    ).where(_active(key_id, now))
+
+
+def caller_of(key: str, key_id: str, row: Any) -> Caller | None:
+    """The caller, if ``row`` (from ``active_key_query``) holds the hash of exactly this key."""
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+        return None
+    return Caller(account_id=row.key_account_id, key_id=key_id, read_only=row.read_only)
+
+
+def authenticate(engine: Engine, key: str) -> Caller | None:
+    """The caller a presented key belongs to; None if unknown, malformed, revoked or expired."""
+    key_id = key_id_of(key)
+    if key_id is None:
+        return None
     with read_connection(engine) as conn:
-        row = conn.execute(
-            select(ApiKey.account_id, ApiKey.key_hash, ApiKey.read_only).where(
-                _active(key_id, utcnow())
-            )
-        ).first()
-    if row is None:
-        return None
-    if not hmac.compare_digest(row.key_hash, _hash(key)):
-        return None
-    return Caller(account_id=row.account_id, key_id=key_id, read_only=row.read_only)
+        row = conn.execute(active_key_query(key_id)).first()
+    return caller_of(key, key_id, row)

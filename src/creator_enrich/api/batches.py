@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from creator_enrich.api.deps import CallerDep, EngineDep, SettingsDep, WriterDep, count_request
+from creator_enrich.api.deps import (
+    CallerDep,
+    CredentialsDep,
+    EngineDep,
+    SettingsDep,
+    WriterDep,
+    admit,
+    count_request,
+    presented_key,
+)
 from creator_enrich.api.schemas import (
     BatchCreated,
     BatchDeleted,
@@ -26,7 +38,7 @@ from creator_enrich.batches import idempotency, links, retention, service, state
 from creator_enrich.batches.create_form import FORM_FIELDS, check_upload_name, parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
 from creator_enrich.config import MODES, PLATFORMS
-from creator_enrich.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from creator_enrich.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 PREFIX = "/public/v1/enrichment/batch"
 router = APIRouter(prefix=PREFIX, tags=["Batch enrichment"])
@@ -177,14 +189,35 @@ async def create_batch(
     return answer
 
 
+# Status reads get a few threads of their own rather than the shared pool of 40: a backlog of
+# polls there held more database connections at once than the engine pools, so each poll past
+# the pool opened (and ran the PRAGMAs of) a new one; and a burst of slow downloads cannot hold
+# up the polled route.
+STATUS_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status")
+
+
 @router.get(
     "/{batch_id}/status/",
     response_model=BatchStatus,
     responses={**AUTH_ERRORS, **NOT_FOUND},
     summary="Batch status and progress",
 )
-def batch_status(batch_id: str, caller: CallerDep, engine: EngineDep) -> dict[str, Any]:
-    return service.batch_status(engine, caller, batch_id)
+async def batch_status(batch_id: str, request: Request, credentials: CredentialsDep) -> Response:
+    """The polled route, kept cheap: one thread hop and one query (key and batch together), and
+    the body serialised by orjson without a second validation pass (it is built to the model).
+    """
+    key = presented_key(credentials)
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(STATUS_THREADS, _status_body, request, key, batch_id)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _status_body(request: Request, key: str, batch_id: str) -> dict[str, Any]:
+    caller, batch = service.caller_and_batch(request.app.state.engine, key, batch_id)
+    admit(request, caller)
+    if batch is None:
+        raise NotFound(service.NOT_FOUND_MESSAGE)
+    return service.status_body(batch)
 
 
 @router.post(

@@ -17,11 +17,14 @@ bearer = HTTPBearer(auto_error=False, bearerFormat="API key", description="Your 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, and a thread hop
+# per dependency per request cost more than these attribute reads (worse while worker threads
+# hold the interpreter lock).
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_engine_dep(request: Request) -> Engine:
+async def get_engine_dep(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
@@ -35,18 +38,26 @@ def count_request(request: Request, account_id: int) -> None:
     setattr(request.state, STATE_KEY, limiter.check(account_id))
 
 
-def require_caller(
-    request: Request,
-    engine: EngineDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Caller:
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def presented_key(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The Bearer key, or 401 when there is none."""
     if credentials is None:
         raise NotAuthenticated("Authentication credentials were not provided.", headers=CHALLENGE)
-    caller = authenticate(engine, credentials.credentials)
+    return credentials.credentials
+
+
+def admit(request: Request, caller: Caller | None) -> Caller:
+    """401 for a key that did not authenticate; else count the request (429 past the limit)."""
     if caller is None:
         raise NotAuthenticated("Invalid API key.", headers=CHALLENGE)
     count_request(request, caller.account_id)
     return caller
+
+
+def require_caller(request: Request, engine: EngineDep, credentials: CredentialsDep) -> Caller:
+    return admit(request, authenticate(engine, presented_key(credentials)))
 
 
 def require_writer(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
