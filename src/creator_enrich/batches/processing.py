@@ -221,11 +221,11 @@ RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits")
 def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]]) -> int:
     """How many of the chunk's rows, in order, the balance pays for: all, or a prefix."""
     balance = locked_balance(conn, claim.account_id)
-    hits = sum(1 for _, outcome in chunk if outcome.status == states.ROW_SUCCESS)
+    hits = sum(1 for _, outcome in chunk if outcome.status == SUCCESS)
     if hits * claim.rate <= balance:
         return len(chunk)
     for paid, (_, outcome) in enumerate(chunk):
-        if outcome.status == states.ROW_SUCCESS:
+        if outcome.status == SUCCESS:
             if claim.rate > balance:
                 return paid
             balance -= claim.rate
@@ -288,11 +288,8 @@ def _store_and_charge(
         },
     )
     if paused:
-        conn.execute(
-            update(BatchChunk)
-            .where(BatchChunk.batch_id == claim.batch_id, BatchChunk.chunk_no == claim.chunk_no)
-            .values(status=states.CHUNK_AWAITING_CREDITS, lease_token=None, lease_expires_at=None)
-        )
+        ids = {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}
+        conn.execute(_CLOSE, ids | {"b_status": states.CHUNK_AWAITING_CREDITS})
         conn.execute(
             update(Batch)
             .where(Batch.id == claim.batch_id, Batch.status.in_(states.ACTIVE))
