@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -70,15 +70,17 @@ def engine(settings: Settings) -> Any:
 def client(engine: Any, settings: Settings) -> Iterator[TestClient]:
     from creator_enrich.app import create_app
 
-    with TestClient(create_app(settings)) as test_client, _separate_worker(settings):
+    with TestClient(create_app(settings)) as test_client, _separate_worker(settings) as worker:
+        if worker is not None:
+            test_client.app.state.worker = worker  # type: ignore[attr-defined]
         yield test_client
 
 
 @contextmanager
-def _separate_worker(settings: Settings) -> Iterator[None]:
+def _separate_worker(settings: Settings) -> Iterator[Any]:
     """With Redis, the API runs no worker: run a real Dramatiq worker and sweeper beside it."""
     if settings.runs_embedded_worker:
-        yield
+        yield None
         return
     import dramatiq
 
@@ -91,10 +93,35 @@ def _separate_worker(settings: Settings) -> Iterator[None]:
     sweeper = Sweeper(settings)
     sweeper.start()
     try:
-        yield
+        yield worker
     finally:
         sweeper.stop()
         worker.stop(timeout=10_000)
+
+
+@pytest.fixture
+def paused_worker(client: TestClient) -> Iterator[Callable[[], None]]:
+    """Hold the worker (embedded or separate) still; the test calls the yielded function to let
+    it go and wait until every queued message has been handled."""
+    from creator_enrich.batches.tasks import process_chunk_task
+
+    worker = client.app.state.worker  # type: ignore[attr-defined]
+    worker.pause()
+    paused = True
+
+    def drain() -> None:
+        nonlocal paused
+        if paused:
+            worker.resume()
+            paused = False
+        process_chunk_task.broker.join(process_chunk_task.queue_name, timeout=30_000)
+        worker.join()
+
+    try:
+        yield drain
+    finally:
+        if paused:
+            worker.resume()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,12 @@ from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import leases, processing, states
 from creator_enrich.batches.create_form import parse_create_form
 from creator_enrich.batches.recovery import find_stale_chunks
-from creator_enrich.batches.service import batch_status, create_batch, resume_batch
+from creator_enrich.batches.service import (
+    batch_status,
+    create_batch,
+    delete_batch,
+    resume_batch,
+)
 from creator_enrich.config import Settings
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.credits.ledger import grant
@@ -140,6 +145,34 @@ def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private
     assert charged == 9
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.27"
     assert_money_invariants(private, caller.account_id, Decimal(10))
+
+
+def test_a_chunk_in_flight_when_its_batch_is_deleted_stores_and_charges_nothing(
+    private: Any,
+) -> None:
+    """Delete while a worker holds a chunk: its commit is fenced off (the chunk row is gone),
+    later deliveries are skipped, and what was committed before stays charged, once."""
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 25))
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
+    claim = processing.claim_chunk(private, batch_id, 1, lease_seconds=60)
+    assert claim is not None
+    with read_connection(private) as conn:
+        rows = processing._pending_rows(conn, claim)
+        outcomes = enrich(
+            EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
+        )
+    assert delete_batch(private, caller, batch_id)["previous_status"] == "processing"
+    assert processing.commit_chunk(private, claim, outcomes, rows) == "fenced"
+    assert processing.process_chunk(private, batch_id, 2, 60, DATA_DIR) == "skipped"
+    with read_connection(private) as conn:
+        charged = conn.execute(
+            select(func.count()).where(LedgerEntry.batch_id == batch_id)
+        ).scalar_one()
+        left = conn.execute(
+            select(func.count()).where(BatchResult.batch_id == batch_id)
+        ).scalar_one()
+    assert (charged, left) == (10, 0)  # chunk 0's ten charges, no results kept
+    assert_money_invariants(private, caller.account_id, Decimal(10), deleted=frozenset({batch_id}))
 
 
 def test_pause_charges_the_affordable_prefix_then_resume_finishes(private: Any) -> None:

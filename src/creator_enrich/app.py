@@ -42,6 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             worker_timeout=20,
         )
         worker.start()
+        app.state.worker = worker  # tests pause it to hold a batch in a known state
         sweeper = Sweeper(settings)
         sweeper.start()
         log.info("embedded worker started with %d threads", settings.worker_threads)
