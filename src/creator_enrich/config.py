@@ -33,8 +33,13 @@ class Settings(BaseSettings):
     chunk_size: int = 1000
 
     # Worker
-    worker_threads: int = 4
+    # Two: SQLite has one writer, and more threads only queue on it and on the interpreter lock
+    # (bench/RESULTS.md: 4 threads were the slowest of 1, 2 and 4).
+    worker_threads: int = 2
     embedded_worker: bool | None = None  # default: on with memory://, off otherwise
+    # With memory://, run the embedded worker in a child process of `serve`, fed through a pipe,
+    # so that chunks never hold the API's interpreter lock; false runs it as threads in the API.
+    worker_process: bool = True
     lease_seconds: int = 120  # renewed every third of it while a live worker is on the chunk
     chunk_time_limit_seconds: int = 900  # then the attempt is aborted (and retried)
     # `creator-enrich worker` on SIGTERM: in-flight chunks get this long, then the process exits
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def runs_embedded_worker(self) -> bool:
         return self.is_memory_broker if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def runs_worker_process(self) -> bool:
+        """The embedded worker runs in a child process (only the in-memory broker needs one)."""
+        return self.runs_embedded_worker and self.is_memory_broker and self.worker_process
 
     def rate_for(self, mode: str) -> Decimal:
         rates = {
