@@ -28,6 +28,9 @@ os.environ["CREATOR_ENRICH_CHUNK_SIZE"] = "50"
 os.environ["CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS"] = "0.5"
 os.environ["CREATOR_ENRICH_REQUEUE_AFTER_SECONDS"] = "30"
 os.environ["CREATOR_ENRICH_MAX_CHUNK_RETRIES"] = "2"
+# The app under TestClient runs its worker as threads, which tests can pause; the worker process
+# of `serve`'s default is tested through real servers (tests/processes.py sets it back on).
+os.environ["CREATOR_ENRICH_WORKER_PROCESS"] = "false"
 # Tests poll fast from one account; the rate-limit tests build their own app with the real limit.
 os.environ["CREATOR_ENRICH_RATE_LIMIT_PER_MINUTE"] = "1000000"
 os.environ["CREATOR_ENRICH_RATE_LIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
@@ -82,21 +85,15 @@ def _separate_worker(settings: Settings) -> Iterator[Any]:
     if settings.runs_embedded_worker:
         yield None
         return
-    import dramatiq
-
     from creator_enrich.batches.tasks import process_chunk_task
-    from creator_enrich.worker.sweeper import Sweeper
+    from creator_enrich.worker.embedded import EmbeddedWorker
 
     process_chunk_task.broker.flush_all()
-    worker = dramatiq.Worker(process_chunk_task.broker, worker_threads=4, worker_timeout=20)
-    worker.start()
-    sweeper = Sweeper(settings)
-    sweeper.start()
+    worker = EmbeddedWorker(settings).start()
     try:
         yield worker
     finally:
-        sweeper.stop()
-        worker.stop(timeout=10_000)
+        worker.stop()
 
 
 @pytest.fixture
@@ -105,7 +102,7 @@ def paused_worker(client: TestClient) -> Iterator[Callable[[], None]]:
     it go and wait until every queued message has been handled."""
     from creator_enrich.batches.tasks import process_chunk_task
 
-    worker = client.app.state.worker  # type: ignore[attr-defined]
+    worker = client.app.state.worker.worker  # type: ignore[attr-defined]
     worker.pause()
     paused = True
 

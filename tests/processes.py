@@ -75,6 +75,7 @@ def server_env(data: Path, name: str, redis_db: int) -> dict[str, str]:
         "CREATOR_ENRICH_WORKER_THREADS": "2",
         "CREATOR_ENRICH_LEASE_SECONDS": "3",
         "CREATOR_ENRICH_SWEEP_INTERVAL_SECONDS": "1",
+        "CREATOR_ENRICH_WORKER_PROCESS": "true",  # serve's default (conftest turns it off)
     }
 
 
@@ -149,6 +150,7 @@ class Server:
         }
         if EMBEDDED:
             env["CREATOR_ENRICH_EMBEDDED_WORKER"] = "true"
+            env["CREATOR_ENRICH_WORKER_PROCESS"] = "false"  # the crash must end this process
             args = ["serve", "--port", str(free_port()), "--log-level", "warning"]
         else:
             args = ["worker", "--processes", "1", "--threads", "1"]

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import dramatiq
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -15,10 +14,10 @@ from creator_enrich import __version__
 from creator_enrich.api import accounts, batches, enrich, errors
 from creator_enrich.api.limits import BodySizeLimit
 from creator_enrich.api.rate_limits import RateLimiter, RateLimitHeaders
-from creator_enrich.batches import tasks
 from creator_enrich.config import Settings, get_settings
 from creator_enrich.db.engine import get_engine
-from creator_enrich.worker.sweeper import Sweeper
+from creator_enrich.worker.embedded import EmbeddedWorker
+from creator_enrich.worker.process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -31,28 +30,17 @@ enrichment). Authenticate with `Authorization: Bearer <API key>`.
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    worker = None
-    sweeper = None
-    if settings.runs_embedded_worker:
-        # A short worker_timeout: the consumer thread only hands back acks (freeing prefetch
-        # slots) between polls, so the default 1 s poll caps throughput at a few chunks a second.
-        worker = dramatiq.Worker(
-            tasks.process_chunk_task.broker,
-            worker_threads=settings.worker_threads,
-            worker_timeout=20,
-        )
-        worker.start()
-        app.state.worker = worker  # tests pause it to hold a batch in a known state
-        sweeper = Sweeper(settings)
-        sweeper.start()
-        log.info("embedded worker started with %d threads", settings.worker_threads)
+    running: EmbeddedWorker | WorkerProcess | None = None
+    if settings.runs_worker_process:
+        running = WorkerProcess(settings).start()
+    elif settings.runs_embedded_worker:
+        running = EmbeddedWorker(settings).start()
+    app.state.worker = running  # tests pause an in-process worker to hold a batch still
     try:
         yield
     finally:
-        if sweeper is not None:
-            sweeper.stop()
-        if worker is not None:
-            worker.stop(timeout=10_000)
+        if running is not None:
+            running.stop()
 
 
 TOO_MANY = {

@@ -1,11 +1,15 @@
 """Build the Dramatiq broker from settings: in-memory (embedded default) or Redis (scale-out).
 
 The actors and the services never know which one runs; only ``CREATOR_ENRICH_BROKER_URL`` differs.
+With the in-memory broker and a worker process (the default of ``serve``), the API process holds
+a ``PipeBroker`` that writes each message to that process, which keeps the in-memory queue.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -37,7 +41,34 @@ def _middleware(settings: Settings) -> list[dramatiq.Middleware]:
     ]
 
 
+class PipeBroker(StubBroker):
+    """The API side of the embedded worker process: ``enqueue`` hands the encoded message to
+    ``send`` (a write to the child's stdin) instead of queueing it here. Unconnected, or with
+    the child gone, the send fails; the caller logs it and the next worker process's start-up
+    sweep sends every queued chunk again."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(middleware=_middleware(settings), fail_fast_default=False)
+        self._send: Callable[[bytes], None] | None = None
+
+    def connect(self, send: Callable[[bytes], None] | None) -> None:
+        self._send = send
+
+    def enqueue(
+        self, message: dramatiq.Message[Any], *, delay: int | None = None
+    ) -> dramatiq.Message[Any]:
+        if delay is not None:  # retries wait in the child's broker; the API never delays a send
+            raise ValueError("a delayed message cannot cross the worker-process pipe")
+        send = self._send
+        if send is None:
+            raise BrokenPipeError("no worker process is connected")
+        send(message.encode() + b"\n")
+        return message
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
+    if settings.runs_worker_process:
+        return PipeBroker(settings)
     if settings.is_memory_broker:
         return StubBroker(middleware=_middleware(settings), fail_fast_default=False)
     if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):

@@ -1,0 +1,39 @@
+"""The embedded worker: Dramatiq worker threads and the sweeper, on the process-wide broker.
+
+It runs in the API process (``CREATOR_ENRICH_WORKER_PROCESS=false``, or ``EMBEDDED_WORKER=true``
+beside a Redis broker) or in the child process that ``serve`` starts (``worker/child.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from creator_enrich.batches.tasks import process_chunk_task
+from creator_enrich.config import Settings
+from creator_enrich.worker.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedWorker:
+    def __init__(self, settings: Settings) -> None:
+        # A short worker_timeout: the consumer thread only hands back acks (freeing prefetch
+        # slots) between polls, so the default 1 s poll caps throughput at a few chunks a second.
+        self.worker = dramatiq.Worker(
+            process_chunk_task.broker, worker_threads=settings.worker_threads, worker_timeout=20
+        )
+        self.sweeper = Sweeper(settings)
+        self.settings = settings
+
+    def start(self) -> EmbeddedWorker:
+        self.worker.start()
+        self.sweeper.start()
+        log.info("embedded worker started with %d threads", self.settings.worker_threads)
+        return self
+
+    def stop(self) -> None:
+        """In-flight chunks get ``worker_shutdown_seconds``; what is cut off is retried later."""
+        self.sweeper.stop()
+        self.worker.stop(timeout=self.settings.worker_shutdown_seconds * 1000)

@@ -1,0 +1,219 @@
+"""The worker process of `serve` (the embedded default): it is fed through a pipe, started again
+when it dies mid-batch without losing or double-charging a row, and never outlives the API.
+
+Real servers on the run's database (SQLite, or PostgreSQL), always with the in-memory broker:
+that is the only broker that needs a worker process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import func, select
+
+from creator_enrich.config import Settings
+from creator_enrich.db.engine import create_db_engine, read_connection
+from creator_enrich.db.schema import Account, BatchResult, LedgerEntry
+from creator_enrich.worker.broker import PipeBroker
+from creator_enrich.worker.child import feed
+from creator_enrich.worker.process import child_env
+from tests.helpers import assert_money_invariants
+from tests.processes import Server, admin_flow, cli, ghost_csv, is_done, server_env, wait_for_batch
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        **server_env(tmp_path_factory.mktemp("worker-process"), "worker_process", redis_db=5),
+        "CREATOR_ENRICH_BROKER_URL": "memory://",
+    }
+
+
+@pytest.fixture(scope="module")
+def admin(env: dict[str, str]) -> dict[str, str]:
+    return {"key": admin_flow(env)}
+
+
+@pytest.fixture
+def server(env: dict[str, str], admin: dict[str, str]) -> Iterator[Server]:
+    srv = Server(env)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (zombies count as gone)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(condition: Any, seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return value
+
+
+def worker_pid(server: Server) -> int:
+    assert server.proc is not None
+    pids = wait_until(lambda: children(server.proc.pid), 20, "no worker process started")
+    assert len(pids) == 1, pids
+    return int(pids[0])
+
+
+def test_a_killed_worker_process_is_replaced_and_the_batch_finishes_once(
+    env: dict[str, str], admin: dict[str, str], server: Server, tmp_path: Path
+) -> None:
+    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
+    with read_connection(engine) as conn:
+        account_id = int(conn.execute(select(Account.id).where(Account.name == "ops")).scalar_one())
+    sample = cli(env, "data", "sample", "--platform", "instagram", "--count", "200").stdout.split()
+    csv_path = tmp_path / "big.csv"
+    ghost_csv(csv_path, sample, 20_000)  # ~800 chunks of 25: long enough to kill mid-way
+    first = worker_pid(server)
+    batch_id = str(server.submit(admin["key"], csv_path, "instagram")["batch_id"])
+    status = wait_for_batch(
+        server.url, admin["key"], batch_id, lambda s: s["processed_rows"] > 0, seconds=60
+    )
+    os.kill(first, signal.SIGKILL)
+    assert status["processed_rows"] < status["total_rows"], "the batch must be cut mid-way"
+    second = worker_pid_other_than(server, first)
+    status = wait_for_batch(server.url, admin["key"], batch_id, is_done, seconds=180)
+    assert second != first
+    assert status["status"] == "finished"
+    assert status["processed_rows"] == status["total_rows"] == 20_200
+    assert (status["success_count"], status["credits_used"]) == (200, "6.00")
+    with read_connection(engine) as conn:
+        results = conn.execute(
+            select(func.count(), func.count(func.distinct(BatchResult.row_no))).where(
+                BatchResult.batch_id == batch_id
+            )
+        ).one()
+        charges = conn.execute(
+            select(func.count(), func.count(func.distinct(LedgerEntry.row_no))).where(
+                LedgerEntry.batch_id == batch_id
+            )
+        ).one()
+    assert tuple(results) == (20_200, 20_200)  # one result per row, none twice
+    assert tuple(charges) == (200, 200)  # one charge per enriched row
+    assert_money_invariants(engine, account_id, Decimal("50.5"))  # what admin_flow granted
+    engine.dispose()
+
+
+def worker_pid_other_than(server: Server, old: int) -> int:
+    assert server.proc is not None
+    pids = wait_until(
+        lambda: [p for p in children(server.proc.pid) if p != old], 30, "worker not replaced"
+    )
+    return int(pids[0])
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_worker_process_never_outlives_the_api(
+    env: dict[str, str], admin: dict[str, str], how: signal.Signals
+) -> None:
+    """Only the API process is signalled (not its group): the child sees its pipe close."""
+    srv = Server(env)
+    srv.start()
+    try:
+        child = worker_pid(srv)
+        assert srv.proc is not None
+        os.kill(srv.proc.pid, how)
+        srv.proc.wait(timeout=30)
+        wait_until(lambda: not alive(child), 30, "the worker process outlived the API")
+    finally:
+        srv.stop()
+
+
+def test_settings_reach_the_worker_process_as_given() -> None:
+    """The API's settings may not come from the environment (tests, embedding); the child must
+    run with the same ones, except that it runs its worker in-process."""
+    given = Settings(
+        chunk_size=77,
+        worker_threads=3,
+        rate_raw=Decimal("0.0301"),
+        data_dir=Path("/tmp/somewhere"),
+        max_rows=None,
+        default_include_lookalikes=False,
+        requeue_after_seconds=12.5,
+    )
+    env = child_env(given)
+    saved = os.environ.copy()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        seen = Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert (seen.embedded_worker, seen.worker_process) == (True, False)
+    expected = given.model_dump() | {"embedded_worker": True, "worker_process": False}
+    assert seen.model_dump() == expected
+
+
+def test_feed_enqueues_each_line_skips_a_bad_one_and_ends_at_eof() -> None:
+    broker = StubBroker()
+    broker.declare_queue("chunks")
+    sent = [
+        dramatiq.Message(
+            queue_name="chunks",
+            actor_name="process_chunk_task",
+            args=(f"b{n}", n),
+            kwargs={},
+            options={},
+        )
+        for n in range(3)
+    ]
+    lines = [sent[0].encode(), b"not a message", sent[1].encode(), sent[2].encode()]
+    done = threading.Event()
+    feed(io.BytesIO(b"\n".join(lines) + b"\n"), broker, done)
+    assert done.is_set()
+    queued = broker.queues["chunks"]
+    got = [dramatiq.Message.decode(queued.get_nowait()).args for _ in range(queued.qsize())]
+    assert got == [("b0", 0), ("b1", 1), ("b2", 2)]
+
+
+def test_a_pipe_broker_without_a_worker_process_refuses_the_message() -> None:
+    """create_batch logs this and answers; the next worker process's start-up sweep sends the
+    chunks (test_a_killed_worker_process... covers the resend)."""
+    broker = PipeBroker(Settings())
+    broker.declare_queue("chunks")
+    message = dramatiq.Message(
+        queue_name="chunks", actor_name="a", args=("b", 1), kwargs={}, options={}
+    )
+    with pytest.raises(BrokenPipeError):
+        broker.enqueue(message)
+    written: list[bytes] = []
+    broker.connect(written.append)
+    broker.enqueue(message)
+    assert [dramatiq.Message.decode(line.rstrip(b"\n")).args for line in written] == [("b", 1)]
