@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/end_to_end.py [--creators 100000,1000000] [--rows 10000]
         [--modes raw,basic,advanced,full] [--big-modes raw] [--no-floor] [--no-upload] [--no-load]
+        [--worker-mode process|thread]
 
-On the embedded default (SQLite + in-process worker), for each generated store (kept under
-~/.cache/ce-bench, made on first use with `creator-enrich data generate --seed 42`):
+On the embedded default (SQLite, in-memory broker, the worker in a child process of `serve`;
+`--worker-mode thread` runs it as threads in the API process instead), for each generated store
+(kept under ~/.cache/ce-bench, made on first use with `creator-enrich data generate --seed 42`):
 
 - per mode, a `--rows` file and a 10 MB file (`--big-modes`): seconds of the create call, seconds
   from its answer to `finished` (status polled every 20 ms), rows/s over that time and over
-  upload + processing, peak RSS of the API process during the batch (VmRSS sampled every 20 ms);
+  upload + processing, peak RSS of the API process and of its worker process during the batch
+  (VmRSS sampled every 20 ms);
 - the floor: the same CSV parsed and the same creators fetched by a bare script with one bulk
   SQL query per chunk of 1,000 distinct keys (the server's chunk size), on the same SQLite file;
   printed as ours / floor;
@@ -208,12 +211,26 @@ class Server:
                 time.sleep(0.1)
         raise SystemExit(f"server did not start; see {log}")
 
-    def rss_kb(self, field_name: str = "VmRSS") -> int:
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            for line in status:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1])
+    def rss_kb(self, field_name: str = "VmRSS", pid: int | None = None) -> int:
+        try:
+            with open(f"/proc/{pid or self.proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith(field_name + ":"):
+                        return int(line.split()[1])
+        except OSError:  # the process is gone
+            pass
         return 0
+
+    def worker_pids(self) -> list[int]:
+        """The worker process(es) `serve` started: children of the API process."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rpartition(")")[2].split()[1]) == self.proc.pid:
+                    pids.append(int(stat.parent.name))
+            except (OSError, IndexError, ValueError):
+                continue
+        return pids
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -226,11 +243,13 @@ class Server:
 
 
 class RssSampler:
-    """Peak VmRSS of the API process while a batch runs."""
+    """Peak VmRSS of the API process, and of its worker process, while a batch runs."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.workers = server.worker_pids()
         self.peak = server.rss_kb()
+        self.worker_peak = 0
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -238,12 +257,14 @@ class RssSampler:
     def _run(self) -> None:
         while self.running:
             self.peak = max(self.peak, self.server.rss_kb())
+            worker = sum(self.server.rss_kb(pid=pid) for pid in self.workers)
+            self.worker_peak = max(self.worker_peak, worker)
             time.sleep(0.02)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self.running = False
         self.thread.join()
-        return self.peak
+        return self.peak, self.worker_peak
 
 
 @dataclass
@@ -255,6 +276,7 @@ class BatchFigures:
     create_s: float
     finish_s: float
     peak_rss_mb: float
+    worker_rss_mb: float
     status: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -302,7 +324,7 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         returned = time.perf_counter()
         status = wait_finished(client, server.url, key, created["batch_id"])
         finished = time.perf_counter()
-    peak = sampler.stop()
+    peak, worker_peak = sampler.stop()
     if status["status"] != "finished":
         raise SystemExit(f"batch ended {status['status']}: {status}")
     return BatchFigures(
@@ -313,6 +335,7 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         create_s=returned - started,
         finish_s=finished - returned,
         peak_rss_mb=peak / 1024,
+        worker_rss_mb=worker_peak / 1024,
         status=status,
     )
 
@@ -516,7 +539,15 @@ def main() -> None:
     parser.add_argument("--load-tool", choices=("fixed", "wrk"), default="fixed")
     parser.add_argument("--load-rate", type=float, default=500, help="requests/s (fixed)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--worker-mode",
+        choices=("process", "thread"),
+        default="process",
+        help="the embedded worker in a child process of serve (the default) or in the API",
+    )
     args = parser.parse_args()
+    # Every server and CLI command below inherits it (store_env copies the environment).
+    os.environ["CREATOR_ENRICH_WORKER_PROCESS"] = str(args.worker_mode == "process").lower()
 
     sizes = [int(s) for s in args.creators.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
@@ -556,8 +587,9 @@ def main() -> None:
                         f"({batch.hits / batch.rows:4.0%} known, {batch.file_mb:4.1f} MB): "
                         f"create {batch.create_s:6.2f} s, "
                         f"finished {batch.finish_s:7.2f} s after, {batch.rows_per_s:>8,.0f} rows/s "
-                        f"({batch.e2e_rows_per_s:>7,.0f} incl. upload), peak RSS "
-                        f"{batch.peak_rss_mb:5.0f} MB  (load {load()})"
+                        f"({batch.e2e_rows_per_s:>7,.0f} incl. upload), peak RSS API "
+                        f"{batch.peak_rss_mb:4.0f} MB, worker process "
+                        f"{batch.worker_rss_mb:4.0f} MB  (load {load()})"
                     )
                     entry: dict[str, Any] = {
                         "mode": mode,
@@ -570,6 +602,7 @@ def main() -> None:
                         "rows_per_s": round(batch.rows_per_s),
                         "e2e_rows_per_s": round(batch.e2e_rows_per_s),
                         "peak_rss_mb": round(batch.peak_rss_mb),
+                        "worker_rss_mb": round(batch.worker_rss_mb),
                         "load": load(),
                     }
                     if not args.no_floor:
