@@ -7,6 +7,8 @@ lock up front makes it wait (``busy_timeout``) instead.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -88,8 +90,8 @@ def dispose_engines() -> None:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that intends to write: ``BEGIN IMMEDIATE`` on SQLite, plain BEGIN elsewhere.
 
-    SQLite has one writer. Threads of this process queue on a mutex rather than on SQLite's busy
-    handler, which sleeps in steps of up to 100 ms and would stall every contended commit.
+    SQLite has one writer. Writers queue on ``WriteLock`` rather than on SQLite's busy handler,
+    which sleeps in steps of up to 100 ms and would stall every contended commit.
     """
     if engine.dialect.name != "sqlite":
         with engine.connect() as conn, conn.begin():
@@ -101,14 +103,53 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class WriteLock:
+    """One writer at a time on a SQLite file: the threads of this process on a mutex, the
+    processes (``serve`` and its worker process, CLI imports) on an ``flock`` of a file beside
+    the database. Both wait in the kernel and wake as soon as the holder is done."""
+
+    def __init__(self, database: str | None) -> None:
+        self._mutex = threading.Lock()
+        on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
+        self._path = f"{database}-writelock" if on_disk else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+            weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._mutex.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
 
 
-def _sqlite_write_lock(engine: Engine) -> threading.Lock:
+_write_locks: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_write_lock(engine: Engine) -> WriteLock:
     with _lock:
         lock = _write_locks.get(engine)
         if lock is None:
-            lock = _write_locks[engine] = threading.Lock()
+            lock = _write_locks[engine] = WriteLock(engine.url.database)
         return lock
 
 

@@ -1,0 +1,61 @@
+"""Writers to one SQLite file from two processes (``serve`` and its worker process) queue on a
+lock beside the database, so that neither meets SQLite's sleeping busy handler."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from sqlalchemy import text
+
+from creator_enrich.db.engine import WriteLock, create_db_engine, write_transaction
+
+HOLDER = """
+import sys
+from creator_enrich.db.engine import WriteLock
+with WriteLock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_write_waits_while_another_process_holds_the_lock_then_proceeds(tmp_path: Path) -> None:
+    database = tmp_path / "locked.db"
+    engine = create_db_engine(f"sqlite:///{database}")
+    with write_transaction(engine) as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        entered = threading.Event()
+
+        def write() -> None:
+            with write_transaction(engine) as conn:
+                entered.set()
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not entered.wait(0.5), "a write went ahead while another process held the lock"
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        writer.join(timeout=30)
+        assert entered.is_set() and not writer.is_alive()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    assert (tmp_path / "locked.db-writelock").exists()
+    engine.dispose()
+
+
+def test_a_database_without_a_file_locks_threads_only(tmp_path: Path) -> None:
+    lock = WriteLock(":memory:")
+    with lock:
+        assert not lock._mutex.acquire(blocking=False)  # held: the next thread waits
+    assert lock._mutex.acquire(blocking=False)
