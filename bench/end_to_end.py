@@ -316,6 +316,12 @@ def wait_finished(client: httpx.Client, url: str, key: str, batch_id: str) -> di
         time.sleep(0.02)
 
 
+def delete_batch(client: httpx.Client, url: str, key: str, batch_id: str) -> None:
+    answer = client.delete(f"{url}{API}{batch_id}/", headers={"Authorization": f"Bearer {key}"})
+    if answer.status_code != 200:
+        raise SystemExit(f"could not delete {batch_id}: {answer.status_code} {answer.text}")
+
+
 def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> BatchFigures:
     sampler = RssSampler(server)
     with httpx.Client(timeout=60) as client:
@@ -324,6 +330,9 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         returned = time.perf_counter()
         status = wait_finished(client, server.url, key, created["batch_id"])
         finished = time.perf_counter()
+        # Measured: delete it, or every run would leave ~450k more stored rows that make the
+        # next run's inserts slower (see bench/RESULTS.md, run I).
+        delete_batch(client, server.url, key, created["batch_id"])
     peak, worker_peak = sampler.stop()
     if status["status"] != "finished":
         raise SystemExit(f"batch ended {status['status']}: {status}")
@@ -637,6 +646,8 @@ def main() -> None:
                 wait_finished(httpx.Client(timeout=60), server.url, key, probe["batch_id"])
                 url = f"{server.url}{API}{probe['batch_id']}/status/"
                 idle = poll_load(args, url, key, max(3, args.load_seconds // 2))
+                with httpx.Client(timeout=60) as client:
+                    delete_batch(client, server.url, key, probe["batch_id"])
                 figures["load"]["idle"] = idle
                 print(f"  status, idle:       {_fmt_wrk(idle)}  (load {load()})", flush=True)
                 running = create(httpx.Client(timeout=60), server.url, key, "raw", big[0])
@@ -647,7 +658,7 @@ def main() -> None:
                     state = client.get(url, headers=headers).json()
                     busy["processed_share"] = state["processed_rows"] / state["total_rows"]
                     # Measured: stop it rather than wait (DELETE stops a running batch).
-                    client.delete(f"{server.url}{API}{running['batch_id']}/", headers=headers)
+                    delete_batch(client, server.url, key, running["batch_id"])
                 figures["load"]["busy"] = busy
                 print(
                     f"  status, 10 MB raw batch running: {_fmt_wrk(busy)}; batch "

@@ -78,10 +78,7 @@ def one(name: str, pythonpath: str, creators: int, big: Path, handles: list[str]
             result["processed_share"] = state["processed_rows"] / state["total_rows"]
             done = e2e.wait_finished(client, server.url, key, created["batch_id"])
             result["rows_per_s"] = done["total_rows"] / (time.perf_counter() - answered)
-            client.delete(
-                f"{server.url}{e2e.API}{created['batch_id']}/",
-                headers={"Authorization": f"Bearer {key}"},
-            )
+            e2e.delete_batch(client, server.url, key, created["batch_id"])
     finally:
         server.stop()
     print(
