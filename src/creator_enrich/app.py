@@ -17,7 +17,7 @@ from creator_enrich.api.rate_limits import RateLimiter, RateLimitHeaders
 from creator_enrich.config import Settings, get_settings
 from creator_enrich.db.engine import get_engine
 from creator_enrich.worker.embedded import EmbeddedWorker
-from creator_enrich.worker.process import WorkerProcess
+from creator_enrich.worker.process import WorkerProcesses
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ enrichment). Authenticate with `Authorization: Bearer <API key>`.
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    running: EmbeddedWorker | WorkerProcess | None = None
+    running: EmbeddedWorker | WorkerProcesses | None = None
     if settings.runs_worker_process:
-        running = WorkerProcess(settings).start()
+        running = WorkerProcesses(settings).start()
     elif settings.runs_embedded_worker:
         running = EmbeddedWorker(settings).start()
     app.state.worker = running  # tests pause an in-process worker to hold a batch still

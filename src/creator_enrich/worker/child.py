@@ -1,6 +1,7 @@
-"""The worker process that ``serve`` starts (see ``worker/process.py``): run with
-``python -m creator_enrich.worker.child``, it enqueues each message line read from stdin on its
-own in-memory broker and runs the embedded worker on it, until stdin ends or it is signalled.
+"""A worker process that ``serve`` starts (see ``worker/process.py``): run with
+``python -m creator_enrich.worker.child [--no-sweeper]``, it enqueues each message line read from
+stdin on its own in-memory broker and runs the embedded worker on it, until stdin ends or it is
+signalled. Only the first of ``serve``'s children sweeps.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main() -> None:
     # Ctrl-C reaches the whole process group: stop as on end-of-file, finishing in-flight chunks.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    worker = EmbeddedWorker(get_settings()).start()
+    worker = EmbeddedWorker(get_settings(), sweeper="--no-sweeper" not in sys.argv[1:]).start()
     threading.Thread(
         target=feed, args=(sys.stdin.buffer, process_chunk_task.broker, done), daemon=True
     ).start()

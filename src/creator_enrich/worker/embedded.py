@@ -18,22 +18,24 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, sweeper: bool = True) -> None:
         # A short worker_timeout: the consumer thread only hands back acks (freeing prefetch
         # slots) between polls, so the default 1 s poll caps throughput at a few chunks a second.
         self.worker = dramatiq.Worker(
             process_chunk_task.broker, worker_threads=settings.worker_threads, worker_timeout=20
         )
-        self.sweeper = Sweeper(settings)
+        self.sweeper = Sweeper(settings) if sweeper else None
         self.settings = settings
 
     def start(self) -> EmbeddedWorker:
         self.worker.start()
-        self.sweeper.start()
+        if self.sweeper is not None:
+            self.sweeper.start()
         log.info("embedded worker started with %d threads", self.settings.worker_threads)
         return self
 
     def stop(self) -> None:
         """In-flight chunks get ``worker_shutdown_seconds``; what is cut off is retried later."""
-        self.sweeper.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.worker.stop(timeout=self.settings.worker_shutdown_seconds * 1000)

@@ -1,15 +1,18 @@
-"""The embedded worker as a child process of ``serve`` (the default with the in-memory broker).
+"""The embedded worker as child processes of ``serve`` (the default with the in-memory broker).
 
 Chunk work in the API process held the interpreter lock that status polls wait for: at 500
-polls/s during a 10 MB batch, p99 was 81-450 ms in-process and 21-48 ms with the worker in a
-process of its own, which also kept processing at speed (bench/RESULTS.md). No Redis is needed:
-the API writes each message as a line to the child's stdin; the child keeps the in-memory queue.
+polls/s during a 10 MB batch, p99 was 110-233 ms in-process and 26-65 ms with the worker in a
+process of its own, which also kept processing at speed; two processes read and build records in
+parallel (bench/RESULTS.md). No Redis is needed: the API writes each message as a line to one
+child's stdin, in turn; each child keeps its own in-memory queue.
 
-- The child dies: it is started again; its start-up sweep re-sends every queued chunk and takes
-  back the chunks the dead one held (fencing stops a late commit), so nothing is lost or charged
-  twice.
-- The API stops or dies: the child reads end-of-file on its stdin, lets in-flight chunks finish
-  (``worker_shutdown_seconds``) and exits; no orphan keeps running.
+- Only the first child sweeps (the start-up pass takes back every running chunk, which is only
+  right when no other worker runs).
+- A child dies: every child is stopped and all are started again, so that the first one's
+  start-up sweep re-sends every queued chunk (the dead one's queue is gone) and takes back the
+  dead one's chunks (fencing stops a late commit): nothing is lost or charged twice.
+- The API stops or dies: each child reads end-of-file on its stdin, lets its in-flight chunks
+  finish (``worker_shutdown_seconds``) and exits; no orphan keeps running.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from creator_enrich.worker.broker import PipeBroker
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 1.0
+WATCH_SECONDS = 0.2
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -44,79 +48,97 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
+class WorkerProcesses:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         broker = process_chunk_task.broker
         if not isinstance(broker, PipeBroker):
-            raise RuntimeError("the worker process needs the API's broker to be a PipeBroker")
+            raise RuntimeError("worker processes need the API's broker to be a PipeBroker")
         self.broker = broker
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._turn = 0
         self._watcher = threading.Thread(
-            target=self._watch, name="creator-enrich-worker-process", daemon=True
+            target=self._watch, name="creator-enrich-worker-processes", daemon=True
         )
 
     @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+    def pids(self) -> list[int]:
+        return [child.pid for child in self._children]
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> WorkerProcesses:
         with self._lock:
-            self._spawn()
+            self._spawn_all()
         self.broker.connect(self.send)
         self._watcher.start()
         return self
 
-    def _spawn(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "creator_enrich.worker.child"],
-            stdin=subprocess.PIPE,
-            env=child_env(self.settings),
-            bufsize=0,  # one write per message line: lines under PIPE_BUF arrive whole
-        )
-        log.info("worker process %d started", self._proc.pid)
+    def _spawn_all(self) -> None:
+        env = child_env(self.settings)
+        self._children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "creator_enrich.worker.child"]
+                + ([] if number == 0 else ["--no-sweeper"]),
+                stdin=subprocess.PIPE,
+                env=env,
+                bufsize=0,  # one write per message line: lines under PIPE_BUF arrive whole
+            )
+            for number in range(self.settings.worker_processes)
+        ]
+        log.info("worker processes %s started", self.pids)
 
     def send(self, line: bytes) -> None:
+        """Hand one message line to the next child in turn."""
         with self._lock:
-            if self._proc is None or self._proc.stdin is None:
-                raise BrokenPipeError("the worker process is not running")
-            self._proc.stdin.write(line)
+            if not self._children:
+                raise BrokenPipeError("no worker process is running")
+            self._turn = (self._turn + 1) % len(self._children)
+            stdin = self._children[self._turn].stdin
+            assert stdin is not None
+            stdin.write(line)
 
     def _watch(self) -> None:
-        """Start the child again whenever it exits while the API runs."""
-        while True:
-            proc = self._proc
-            assert proc is not None
-            code = proc.wait()
-            if self._stopping.is_set():
-                return
-            log.error("worker process %d exited with code %s; starting another", proc.pid, code)
+        """When a child exits while the API runs, restart them all (see the module's notes)."""
+        while not self._stopping.wait(WATCH_SECONDS):
+            dead = [child for child in self._children if child.poll() is not None]
+            if not dead:
+                continue
+            log.error(
+                "worker process %s exited with code %s; restarting every worker process",
+                dead[0].pid,
+                dead[0].returncode,
+            )
+            self._wait_out(self._detach())
             if self._stopping.wait(RESTART_DELAY_SECONDS):
                 return
             with self._lock:
                 if self._stopping.is_set():
                     return
-                if proc.stdin is not None:
-                    proc.stdin.close()
-                self._spawn()
+                self._spawn_all()
+
+    def _detach(self) -> list[subprocess.Popen[bytes]]:
+        """Take the children out of service and close their stdin (their signal to stop); sends
+        meanwhile fail at once instead of waiting."""
+        with self._lock:
+            children, self._children = self._children, []
+        for child in children:
+            if child.stdin is not None:
+                child.stdin.close()
+        return children
+
+    def _wait_out(self, children: list[subprocess.Popen[bytes]]) -> None:
+        for child in children:
+            try:
+                child.wait(timeout=self.settings.worker_shutdown_seconds + 5)
+            except subprocess.TimeoutExpired:
+                log.error("worker process %d did not stop in time; killing it", child.pid)
+                child.kill()
+                child.wait()
 
     def stop(self) -> None:
-        """Close the child's stdin (its signal to stop) and wait for it to finish its chunks."""
         self._stopping.set()
         self.broker.connect(None)
-        with self._lock:
-            proc = self._proc
-            if proc is None:
-                return
-            if proc.stdin is not None:
-                proc.stdin.close()
-        try:
-            proc.wait(timeout=self.settings.worker_shutdown_seconds + 5)
-        except subprocess.TimeoutExpired:
-            log.error("worker process %d did not stop in time; killing it", proc.pid)
-            proc.kill()
-            proc.wait()
         if self._watcher.is_alive():
-            self._watcher.join(timeout=5)
+            self._watcher.join(timeout=self.settings.worker_shutdown_seconds + 10)
+        self._wait_out(self._detach())
