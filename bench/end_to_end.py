@@ -4,14 +4,14 @@
         [--modes raw,basic,advanced,full] [--big-modes raw] [--no-floor] [--no-upload] [--no-load]
         [--worker-mode process|thread]
 
-On the embedded default (SQLite, in-memory broker, the worker in a child process of `serve`;
+On the embedded default (SQLite, in-memory broker, the worker in child processes of `serve`;
 `--worker-mode thread` runs it as threads in the API process instead), for each generated store
 (kept under ~/.cache/ce-bench, made on first use with `creator-enrich data generate --seed 42`):
 
 - per mode, a `--rows` file and a 10 MB file (`--big-modes`): seconds of the create call, seconds
   from its answer to `finished` (status polled every 20 ms), rows/s over that time and over
-  upload + processing, peak RSS of the API process and of its worker process during the batch
-  (VmRSS sampled every 20 ms);
+  upload + processing, peak RSS of the API process and of each of its worker processes during
+  the batch (VmRSS sampled every 20 ms);
 - the floor: the same CSV parsed and the same creators fetched by a bare script with one bulk
   SQL query per chunk of 1,000 distinct keys (the server's chunk size), on the same SQLite file;
   printed as ours / floor;
@@ -243,13 +243,12 @@ class Server:
 
 
 class RssSampler:
-    """Peak VmRSS of the API process, and of its worker process, while a batch runs."""
+    """Peak VmRSS of the API process, and of each of its worker processes, while a batch runs."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.workers = server.worker_pids()
         self.peak = server.rss_kb()
-        self.worker_peak = 0
+        self.worker_peaks = dict.fromkeys(server.worker_pids(), 0)
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -257,14 +256,14 @@ class RssSampler:
     def _run(self) -> None:
         while self.running:
             self.peak = max(self.peak, self.server.rss_kb())
-            worker = sum(self.server.rss_kb(pid=pid) for pid in self.workers)
-            self.worker_peak = max(self.worker_peak, worker)
+            for pid, peak in self.worker_peaks.items():
+                self.worker_peaks[pid] = max(peak, self.server.rss_kb(pid=pid))
             time.sleep(0.02)
 
-    def stop(self) -> tuple[int, int]:
+    def stop(self) -> tuple[int, list[int]]:
         self.running = False
         self.thread.join()
-        return self.peak, self.worker_peak
+        return self.peak, sorted(self.worker_peaks.values(), reverse=True)
 
 
 @dataclass
@@ -276,7 +275,7 @@ class BatchFigures:
     create_s: float
     finish_s: float
     peak_rss_mb: float
-    worker_rss_mb: float
+    worker_rss_mb: list[float]
     status: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -344,7 +343,7 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         create_s=returned - started,
         finish_s=finished - returned,
         peak_rss_mb=peak / 1024,
-        worker_rss_mb=worker_peak / 1024,
+        worker_rss_mb=[kb / 1024 for kb in worker_peak],
         status=status,
     )
 
@@ -552,7 +551,7 @@ def main() -> None:
         "--worker-mode",
         choices=("process", "thread"),
         default="process",
-        help="the embedded worker in a child process of serve (the default) or in the API",
+        help="the embedded worker in child processes of serve (the default) or in the API",
     )
     args = parser.parse_args()
     # Every server and CLI command below inherits it (store_env copies the environment).
@@ -597,8 +596,9 @@ def main() -> None:
                         f"create {batch.create_s:6.2f} s, "
                         f"finished {batch.finish_s:7.2f} s after, {batch.rows_per_s:>8,.0f} rows/s "
                         f"({batch.e2e_rows_per_s:>7,.0f} incl. upload), peak RSS API "
-                        f"{batch.peak_rss_mb:4.0f} MB, worker process "
-                        f"{batch.worker_rss_mb:4.0f} MB  (load {load()})"
+                        f"{batch.peak_rss_mb:4.0f} MB, workers "
+                        f"{' + '.join(f'{mb:.0f}' for mb in batch.worker_rss_mb) or 'none'} MB"
+                        f"  (load {load()})"
                     )
                     entry: dict[str, Any] = {
                         "mode": mode,
@@ -611,7 +611,7 @@ def main() -> None:
                         "rows_per_s": round(batch.rows_per_s),
                         "e2e_rows_per_s": round(batch.e2e_rows_per_s),
                         "peak_rss_mb": round(batch.peak_rss_mb),
-                        "worker_rss_mb": round(batch.worker_rss_mb),
+                        "worker_rss_mb": [round(mb) for mb in batch.worker_rss_mb],
                         "load": load(),
                     }
                     if not args.no_floor:
