@@ -8,9 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from creator_enrich.db.engine import WriteLock, create_db_engine, write_transaction
+from creator_enrich.db.engine import create_db_engine, write_transaction
 
 HOLDER = """
 import sys
@@ -54,8 +55,40 @@ def test_a_write_waits_while_another_process_holds_the_lock_then_proceeds(tmp_pa
     engine.dispose()
 
 
-def test_a_database_without_a_file_locks_threads_only(tmp_path: Path) -> None:
-    lock = WriteLock(":memory:")
-    with lock:
-        assert not lock._mutex.acquire(blocking=False)  # held: the next thread waits
-    assert lock._mutex.acquire(blocking=False)
+PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
+    print("held")
+"""
+
+
+def other_process_sees(lock_file: Path) -> str:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(lock_file)], capture_output=True, text=True, check=True
+    )
+    return probe.stdout.strip()
+
+
+def test_the_lock_is_held_for_the_transaction_and_released_when_it_fails(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'fails.db'}")
+    lock_file = tmp_path / "fails.db-writelock"
+    with write_transaction(engine) as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert other_process_sees(lock_file) == "held"
+    assert other_process_sees(lock_file) == "free"
+
+    def failing_write() -> None:
+        with write_transaction(engine) as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("the body fails")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
+    assert other_process_sees(lock_file) == "free"
+    with engine.connect() as conn:  # rolled back
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    engine.dispose()

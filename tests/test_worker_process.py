@@ -152,7 +152,7 @@ def test_the_worker_process_never_outlives_the_api(
         srv.stop()
 
 
-def test_settings_reach_the_worker_process_as_given() -> None:
+def test_settings_reach_the_worker_process_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's settings may not come from the environment (tests, embedding); the child must
     run with the same ones, except that it runs its worker in-process."""
     given = Settings(
@@ -165,14 +165,13 @@ def test_settings_reach_the_worker_process_as_given() -> None:
         requeue_after_seconds=12.5,
     )
     env = child_env(given)
-    saved = os.environ.copy()
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        seen = Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for name in list(os.environ):
+        if name.startswith("CREATOR_ENRICH_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        if name.startswith("CREATOR_ENRICH_"):
+            monkeypatch.setenv(name, value)
+    seen = Settings()
     assert (seen.embedded_worker, seen.worker_process) == (True, False)
     expected = given.model_dump() | {"embedded_worker": True, "worker_process": False}
     assert seen.model_dump() == expected

@@ -25,27 +25,41 @@ class SweepResult:
     failed: list[tuple[str, int]] = field(default_factory=list)
 
 
+def take_back_running_chunks(engine: Engine) -> None:
+    """Every running chunk becomes queued again: only when no worker is alive (the start of an
+    embedded server, or of its worker processes); fencing stops a worker that was not dead."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(BatchChunk)
+            .where(BatchChunk.status == states.CHUNK_RUNNING)
+            .values(status=states.CHUNK_QUEUED, lease_token=None, lease_expires_at=None)
+        )
+
+
 def find_stale_chunks(
-    engine: Engine, *, requeue_after_seconds: float, max_attempts: int, everything: bool = False
+    engine: Engine,
+    *,
+    requeue_after_seconds: float,
+    max_attempts: int,
+    everything: bool = False,
+    all_queued: bool = False,
 ) -> SweepResult:
     """Mark chunks for re-sending and return them; fail those that used up their attempts.
 
     ``everything`` is the start-up pass of an embedded server (in-memory broker, one process):
     every queued chunk is re-sent however recently it was sent, and every running chunk is taken
     back, since the process that held its lease is gone (fencing stops it if it is not).
+    ``all_queued`` re-sends every queued chunk without taking any back: new worker processes,
+    started after ``take_back_running_chunks``, may already hold leases.
     """
+    if everything:
+        take_back_running_chunks(engine)
     now = utcnow()
     stale_before = now - timedelta(seconds=requeue_after_seconds)
     result = SweepResult()
     with write_transaction(engine) as conn:
-        if everything:
-            conn.execute(
-                update(BatchChunk)
-                .where(BatchChunk.status == states.CHUNK_RUNNING)
-                .values(status=states.CHUNK_QUEUED, lease_token=None, lease_expires_at=None)
-            )
         queued_cond = BatchChunk.status == states.CHUNK_QUEUED
-        if not everything:
+        if not (everything or all_queued):
             queued_cond = and_(
                 queued_cond,
                 or_(BatchChunk.enqueued_at.is_(None), BatchChunk.enqueued_at < stale_before),

@@ -119,7 +119,10 @@ class WriteLock:
         if self._path is None:
             return None
         if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            except PermissionError:  # made by another user (flock needs no write access)
+                self._fd = os.open(self._path, os.O_RDONLY)
             self._pid = os.getpid()
             weakref.finalize(self, os.close, self._fd)
         return self._fd

@@ -1,7 +1,7 @@
 """A worker process that ``serve`` starts (see ``worker/process.py``): run with
-``python -m creator_enrich.worker.child [--no-sweeper]``, it enqueues each message line read from
-stdin on its own in-memory broker and runs the embedded worker on it, until stdin ends or it is
-signalled. Only the first of ``serve``'s children sweeps.
+``python -m creator_enrich.worker.child``, it enqueues each message line read from stdin on its
+own in-memory broker and runs Dramatiq worker threads on it until stdin ends (``serve`` stopped
+or died). The API process sweeps; a child does not.
 """
 
 from __future__ import annotations
@@ -38,14 +38,16 @@ def main() -> None:
     from creator_enrich.config import get_settings
     from creator_enrich.worker.embedded import EmbeddedWorker
 
-    done = threading.Event()
-    # Ctrl-C reaches the whole process group: stop as on end-of-file, finishing in-flight chunks.
+    # Ctrl-C and service managers signal the whole process group: the API then stops and closes
+    # our stdin, which is the one way we stop (finishing in-flight chunks).
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    worker = EmbeddedWorker(get_settings(), sweeper="--no-sweeper" not in sys.argv[1:]).start()
+        signal.signal(sig, signal.SIG_IGN)
+    done = threading.Event()
+    # Read from the start, so that the API's writes never wait on a full pipe.
     threading.Thread(
         target=feed, args=(sys.stdin.buffer, process_chunk_task.broker, done), daemon=True
     ).start()
+    worker = EmbeddedWorker(get_settings(), sweeper=False).start()
     while not done.wait(0.5):
         pass
     worker.stop()

@@ -6,13 +6,15 @@ process of its own, which also kept processing at speed; two processes read and 
 parallel (bench/RESULTS.md). No Redis is needed: the API writes each message as a line to one
 child's stdin, in turn; each child keeps its own in-memory queue.
 
-- Only the first child sweeps (the start-up pass takes back every running chunk, which is only
-  right when no other worker runs).
-- A child dies: every child is stopped and all are started again, so that the first one's
-  start-up sweep re-sends every queued chunk (the dead one's queue is gone) and takes back the
-  dead one's chunks (fencing stops a late commit): nothing is lost or charged twice.
+- The API process sweeps, so that re-sent chunks are shared out like new ones. Before children
+  start, no worker is alive: every running chunk is taken back; once they run, every queued
+  chunk is sent again (their queues start empty).
+- A child dies: every child is stopped and all are started again that way (the dead one's queue
+  is gone; fencing stops a late commit of a chunk taken back): nothing is lost or charged twice.
 - The API stops or dies: each child reads end-of-file on its stdin, lets its in-flight chunks
-  finish (``worker_shutdown_seconds``) and exits; no orphan keeps running.
+  finish (``worker_shutdown_seconds``) and exits; no orphan keeps running. Children ignore
+  SIGINT and SIGTERM (Ctrl-C and service managers signal the whole group), so that they are not
+  restarted while the API shuts down.
 """
 
 from __future__ import annotations
@@ -23,14 +25,20 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from typing import IO
 
+from creator_enrich.batches.recovery import take_back_running_chunks
 from creator_enrich.batches.tasks import process_chunk_task
 from creator_enrich.config import Settings
+from creator_enrich.db.engine import get_engine
 from creator_enrich.worker.broker import PipeBroker
+from creator_enrich.worker.sweeper import Sweeper, sweep_once
 
 log = logging.getLogger(__name__)
-RESTART_DELAY_SECONDS = 1.0
 WATCH_SECONDS = 0.2
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # a child that keeps dying at once backs off
+HEALTHY_SECONDS = 30.0  # children that lived this long reset the back-off
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -48,6 +56,15 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def write_line(stdin: IO[bytes] | None, line: bytes) -> None:
+    """Write all of ``line`` to an unbuffered pipe (a raw write may take part of it)."""
+    if stdin is None:
+        raise BrokenPipeError("the worker process has no stdin")
+    view = memoryview(line)
+    while view:
+        view = view[stdin.write(view) or 0 :]
+
+
 class WorkerProcesses:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -58,7 +75,9 @@ class WorkerProcesses:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._children: list[subprocess.Popen[bytes]] = []
+        self._started_at = 0.0
         self._turn = 0
+        self._sweeper = Sweeper(settings, first_pass=False)
         self._watcher = threading.Thread(
             target=self._watch, name="creator-enrich-worker-processes", daemon=True
         )
@@ -68,25 +87,36 @@ class WorkerProcesses:
         return [child.pid for child in self._children]
 
     def start(self) -> WorkerProcesses:
-        with self._lock:
-            self._spawn_all()
         self.broker.connect(self.send)
+        self._launch()
+        self._sweeper.start()
         self._watcher.start()
         return self
 
-    def _spawn_all(self) -> None:
+    def _launch(self) -> None:
+        """Take back what dead workers held, start the children, send every queued chunk."""
+        try:
+            take_back_running_chunks(get_engine(self.settings.resolved_database_url))
+        except Exception:  # the database may be down; the sweeper's lease expiry covers it
+            log.exception("could not take back running chunks; their leases will expire")
         env = child_env(self.settings)
-        self._children = [
+        children = [
             subprocess.Popen(
-                [sys.executable, "-m", "creator_enrich.worker.child"]
-                + ([] if number == 0 else ["--no-sweeper"]),
+                [sys.executable, "-m", "creator_enrich.worker.child"],
                 stdin=subprocess.PIPE,
                 env=env,
-                bufsize=0,  # one write per message line: lines under PIPE_BUF arrive whole
+                bufsize=0,
             )
-            for number in range(self.settings.worker_processes)
+            for _ in range(self.settings.worker_processes)
         ]
+        with self._lock:
+            self._children = children
+            self._started_at = time.monotonic()
         log.info("worker processes %s started", self.pids)
+        try:
+            sweep_once(self.settings, all_queued=True)
+        except Exception:
+            log.exception("could not send the queued chunks; the periodic sweep will")
 
     def send(self, line: bytes) -> None:
         """Hand one message line to the next child in turn."""
@@ -94,28 +124,33 @@ class WorkerProcesses:
             if not self._children:
                 raise BrokenPipeError("no worker process is running")
             self._turn = (self._turn + 1) % len(self._children)
-            stdin = self._children[self._turn].stdin
-            assert stdin is not None
-            stdin.write(line)
+            write_line(self._children[self._turn].stdin, line)
 
     def _watch(self) -> None:
         """When a child exits while the API runs, restart them all (see the module's notes)."""
+        failures = 0
         while not self._stopping.wait(WATCH_SECONDS):
-            dead = [child for child in self._children if child.poll() is not None]
-            if not dead:
+            children = self._children
+            dead = [child for child in children if child.poll() is not None]
+            if children and not dead:
                 continue
-            log.error(
-                "worker process %s exited with code %s; restarting every worker process",
-                dead[0].pid,
-                dead[0].returncode,
-            )
-            self._wait_out(self._detach())
-            if self._stopping.wait(RESTART_DELAY_SECONDS):
+            if dead:
+                lived = time.monotonic() - self._started_at
+                failures = 0 if lived > HEALTHY_SECONDS else failures + 1
+                log.error(
+                    "worker process %s exited with code %s; restarting every worker process",
+                    dead[0].pid,
+                    dead[0].returncode,
+                )
+                self._wait_out(self._detach())
+            else:  # the last start failed
+                failures += 1
+            if self._stopping.wait(RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]):
                 return
-            with self._lock:
-                if self._stopping.is_set():
-                    return
-                self._spawn_all()
+            try:
+                self._launch()
+            except Exception:  # e.g. out of processes: tried again after the next delay
+                log.exception("could not start the worker processes")
 
     def _detach(self) -> list[subprocess.Popen[bytes]]:
         """Take the children out of service and close their stdin (their signal to stop); sends
@@ -139,6 +174,7 @@ class WorkerProcesses:
     def stop(self) -> None:
         self._stopping.set()
         self.broker.connect(None)
+        self._sweeper.stop()
         if self._watcher.is_alive():
             self._watcher.join(timeout=self.settings.worker_shutdown_seconds + 10)
         self._wait_out(self._detach())

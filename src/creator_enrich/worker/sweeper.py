@@ -15,13 +15,14 @@ from creator_enrich.db.engine import get_engine
 log = logging.getLogger(__name__)
 
 
-def sweep_once(settings: Settings, *, everything: bool = False) -> int:
+def sweep_once(settings: Settings, *, everything: bool = False, all_queued: bool = False) -> int:
     engine = get_engine(settings.resolved_database_url)
     result = find_stale_chunks(
         engine,
         requeue_after_seconds=settings.requeue_after_seconds,
         max_attempts=settings.max_chunk_retries + 1,
         everything=everything,
+        all_queued=all_queued,
     )
     for batch_id, chunk_no in result.resend:
         enqueue_chunks(batch_id, [chunk_no])
@@ -33,20 +34,23 @@ def sweep_once(settings: Settings, *, everything: bool = False) -> int:
 
 
 class Sweeper:
-    """Periodic sweep; the first pass runs at start (``everything`` for an in-memory broker)."""
+    """Periodic sweep; the first pass runs at start (``everything`` for an in-memory broker),
+    unless the owner ran its own (``first_pass=False``: ``serve``'s worker processes)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, first_pass: bool = True) -> None:
         self.settings = settings
+        self.first_pass = first_pass
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="creator-enrich-sweeper", daemon=True
         )
 
     def start(self) -> None:
-        try:
-            sweep_once(self.settings, everything=self.settings.is_memory_broker)
-        except Exception:  # the database may be down at start; the periodic pass will retry
-            log.exception("start-up sweep failed; will retry")
+        if self.first_pass:
+            try:
+                sweep_once(self.settings, everything=self.settings.is_memory_broker)
+            except Exception:  # the database may be down at start; the periodic pass will retry
+                log.exception("start-up sweep failed; will retry")
         self._thread.start()
 
     def _run(self) -> None:
