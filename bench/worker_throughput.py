@@ -54,6 +54,8 @@ def main() -> None:
         CREATOR_ENRICH_DATA_DIR=str(work / "data"),
         CREATOR_ENRICH_DATABASE_URL=env["CREATOR_ENRICH_TEST_DATABASE_URL"],
         CREATOR_ENRICH_BROKER_URL=env["CREATOR_ENRICH_TEST_BROKER_URL"],
+        # Polled every 50 ms, a minute-long batch would be answered 429 past the default limit.
+        CREATOR_ENRICH_RATE_LIMIT_PER_MINUTE="0",
     )
     try:
         key = admin_flow(env, creators=args.creators)
@@ -69,13 +71,15 @@ def main() -> None:
         for processes in (1, 2):
             srv = Server(env)
             srv.start()  # the API, plus the default workers: replace them with the count wanted
-            srv.kill_processing()
-            srv.start_workers(processes, args.threads)
-            time.sleep(3)
-            with _PeakRss(srv, args.threads) as peaks:
-                figures[processes] = _run(srv, key, path)
-            memory[processes] = peaks.report()
-            srv.stop()
+            try:
+                srv.kill_processing()
+                srv.start_workers(processes, args.threads)
+                time.sleep(3)
+                with _PeakRss(srv, args.threads) as peaks:
+                    figures[processes] = _run(srv, key, path)
+                memory[processes] = peaks.report()
+            finally:  # a failed run must not leave its server and workers behind
+                srv.stop()
     finally:
         subprocess.run(["bash", "scripts/services.sh", "stop", str(work / "services")], cwd=ROOT)
     print(f"command   {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -158,7 +162,12 @@ def _run(srv: Any, key: str, path: Path) -> tuple[float, float]:
     created = srv.submit(key, path, "instagram")
     started = time.perf_counter()
     url = f"{srv.url}/public/v1/enrichment/batch/{created['batch_id']}/status/"
-    while httpx.get(url, headers=headers).json()["status"] != "finished":
+    while True:
+        answer = httpx.get(url, headers=headers)
+        if answer.status_code != 200:
+            raise SystemExit(f"status answered {answer.status_code}: {answer.text}")
+        if answer.json()["status"] == "finished":
+            break
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     return seconds, created["og_input_number"] / seconds
