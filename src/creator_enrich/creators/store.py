@@ -84,9 +84,10 @@ def creators_by_email(conn: Connection, emails: Sequence[str]) -> dict[str, Any]
 
 
 def profiles_of_creators(
-    conn: Connection, creator_ids: Iterable[int], *columns: Any
+    conn: Connection, creator_ids: Iterable[int], *columns: Any, except_platform: str | None = None
 ) -> dict[int, list[Any]]:
-    """Every profile of these creators, biggest first, with the requested columns."""
+    """Every profile of these creators, biggest first, with the requested columns; without
+    their ``except_platform`` profile (one the caller has read already)."""
     wanted = sorted(set(creator_ids))
     found: dict[int, list[Any]] = defaultdict(list)
     for start in range(0, len(wanted), LOOKUP_SLICE):
@@ -95,6 +96,8 @@ def profiles_of_creators(
             .where(Profile.creator_id.in_(_SLICE))
             .order_by(Profile.creator_id, Profile.followers.desc(), Profile.platform)
         )
+        if except_platform is not None:
+            stmt = stmt.where(Profile.platform != except_platform)
         for row in conn.execute(stmt, {"slice": wanted[start : start + LOOKUP_SLICE]}):
             found[row.creator_id].append(row)
     return dict(found)

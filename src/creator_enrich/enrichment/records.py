@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Engine, Text, case, cast, func, literal_column, null
+from sqlalchemy import JSON, Connection, Engine, Text, cast, func, literal_column
 
 from creator_enrich.creators import store
 from creator_enrich.db.schema import Profile
@@ -74,17 +74,16 @@ def _creator_fields(data: str) -> str:
     return orjson.dumps({key: stored.get(key) for key in CREATOR_FIELDS}).decode()[1:-1]
 
 
-def _verified_json(conn: Connection, primary: str) -> Any:
+def _verified_json(conn: Connection) -> Any:
     """``is_verified`` of a secondary profile's full block, as JSON text (NULL when absent), read
     by the database: a secondary needs this one key, not its whole block fetched and decoded
-    (that was a seventh of a full chunk). NULL for the primary platform's profile (a creator
-    has one profile per platform), whose block the chunk has already read."""
+    (that was a seventh of a full chunk)."""
     block = func.nullif(Profile.full_json, "")
     if conn.dialect.name == "postgresql":
-        found: Any = cast(cast(block, JSON).op("->")(literal_column("'is_verified'")), Text)
-    else:
-        found = block.op("->")(literal_column("'$.is_verified'"))
-    return case((Profile.platform == primary, null()), else_=found).label("verified_json")
+        return cast(cast(block, JSON).op("->")(literal_column("'is_verified'")), Text).label(
+            "verified_json"
+        )
+    return block.op("->")(literal_column("'$.is_verified'")).label("verified_json")
 
 
 def _secondary(row: Any) -> str:
@@ -171,13 +170,13 @@ def _handle_records(
         store.profiles_of_creators(
             ctx.conn,
             creator_ids,
-            Profile.id,
             Profile.platform_user_id,
             Profile.username,
             Profile.full_name,
             Profile.engagement_percent,
             Profile.picture,
-            _verified_json(ctx.conn, platform),
+            _verified_json(ctx.conn),
+            except_platform=platform,  # a creator has one profile per platform: the primary
         )
         if parts.secondaries
         else {}
@@ -198,8 +197,7 @@ def _handle_records(
             block = _with_audience(block, row.audience_json or EMPTY_AUDIENCE)
         items = ['"' + platform + '":' + block]
         for other in others.get(row.creator_id, ()):
-            if other.id != row.id:
-                items.append('"' + other.platform + '":' + _secondary(other))
+            items.append('"' + other.platform + '":' + _secondary(other))
         if parts.creator_fields:
             items.append(_creator_fields(creator.data))
         if lookalikes:
