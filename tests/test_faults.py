@@ -28,7 +28,6 @@ from creator_enrich.config import Settings
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Account, Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from creator_enrich.db.types import utcnow
-from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.helpers import assert_money_invariants
 from tests.processes import (
     Server,
@@ -202,13 +201,7 @@ def _claimed_chunk(env: dict[str, str], account: str) -> _ClaimedChunk:
     batch_id = created["batch_id"]
     claim = processing.claim_chunk(engine, batch_id, 0, lease_seconds=60)
     assert claim is not None
-    with read_connection(engine) as conn:
-        rows = processing._pending_rows(conn, claim)
-        outcomes = enrich(
-            EnrichContext(conn, engine, Path(env["CREATOR_ENRICH_DATA_DIR"])),
-            claim.options,
-            [r.key for r in rows],
-        )
+    rows, outcomes = processing.read_chunk(engine, claim, Path(env["CREATOR_ENRICH_DATA_DIR"]))
     return _ClaimedChunk(engine, account_id, caller, batch_id, hits, claim, rows, outcomes)
 
 

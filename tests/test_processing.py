@@ -28,7 +28,6 @@ from creator_enrich.db.engine import create_db_engine, read_connection, write_tr
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk, BatchResult, LedgerEntry
 from creator_enrich.db.types import utcnow
-from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import DATA_DIR, fresh_database_url
 from tests.helpers import assert_money_invariants, csv_of, handles
 
@@ -101,14 +100,7 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"  # another worker
-    from creator_enrich.db.engine import read_connection
-    from creator_enrich.enrichment.records import EnrichContext, enrich
-
-    with read_connection(private) as conn:
-        rows = processing._pending_rows(conn, stale)
-        outcomes = enrich(
-            EnrichContext(conn, private, DATA_DIR), stale.options, [r.key for r in rows]
-        )
+    rows, outcomes = processing.read_chunk(private, stale, DATA_DIR)
     assert processing.commit_chunk(private, stale, outcomes, rows) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
     assert_money_invariants(private, caller.account_id, Decimal(10))
@@ -120,11 +112,7 @@ def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private
     caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
     claim = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
     assert claim is not None
-    with read_connection(private) as conn:
-        rows = processing._pending_rows(conn, claim)
-        outcomes = enrich(
-            EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
-        )
+    rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
     with write_transaction(private) as conn:
         conn.execute(
             insert(BatchResult).values(
@@ -156,11 +144,7 @@ def test_a_chunk_in_flight_when_its_batch_is_deleted_stores_and_charges_nothing(
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
     claim = processing.claim_chunk(private, batch_id, 1, lease_seconds=60)
     assert claim is not None
-    with read_connection(private) as conn:
-        rows = processing._pending_rows(conn, claim)
-        outcomes = enrich(
-            EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
-        )
+    rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
     assert delete_batch(private, caller, batch_id)["previous_status"] == "processing"
     assert processing.commit_chunk(private, claim, outcomes, rows) == "fenced"
     assert processing.process_chunk(private, batch_id, 2, 60, DATA_DIR) == "skipped"
@@ -252,12 +236,7 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
         private, requeue_after_seconds=300, max_attempts=5, everything=True
     ).resend
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
-    from creator_enrich.db.engine import read_connection
-    from creator_enrich.enrichment.records import EnrichContext, enrich
-
-    with read_connection(private) as conn:
-        outcomes = enrich(EnrichContext(conn, private, DATA_DIR), dead.options, [])
-    assert processing.commit_chunk(private, dead, outcomes, []) == "fenced"
+    assert processing.commit_chunk(private, dead, {}, []) == "fenced"  # a chunk with no rows
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
 
 
@@ -308,11 +287,7 @@ def test_a_live_worker_keeps_its_lease_while_work_outlasts_it(private: Any) -> N
         swept = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=5)
         assert (batch_id, 0) not in swept.resend
         assert processing.claim_chunk(private, batch_id, 0, lease_seconds=60) is None
-        with read_connection(private) as conn:
-            rows = processing._pending_rows(conn, claim)
-            outcomes = enrich(
-                EnrichContext(conn, private, DATA_DIR), claim.options, [r.key for r in rows]
-            )
+        rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
         assert processing.commit_chunk(private, claim, outcomes, rows) == "done"
     assert _lease_expires_at(private, batch_id) is None  # renewal stops with the chunk done
     assert batch_status(private, caller, batch_id)["status"] == "finished"

@@ -303,6 +303,16 @@ def _store_and_charge(
     return "done"
 
 
+def read_chunk(
+    engine: Engine, claim: Claim, data_dir: Path
+) -> tuple[list[_Row], dict[str, Outcome]]:
+    """The claimed chunk's pending rows and the outcome of each distinct key (no writes)."""
+    with read_connection(engine) as conn:
+        rows = _pending_rows(conn, claim)
+        ctx = EnrichContext(conn, engine, data_dir)
+        return rows, enrich(ctx, claim.options, sorted({r.key for r in rows}))
+
+
 def process_chunk(
     engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int, data_dir: Path
 ) -> str:
@@ -311,10 +321,7 @@ def process_chunk(
         return "skipped"
     try:
         with LeaseKeeper(engine, claim, lease_seconds):
-            with read_connection(engine) as conn:
-                rows = _pending_rows(conn, claim)
-                ctx = EnrichContext(conn, engine, data_dir)
-                outcomes = enrich(ctx, claim.options, sorted({r.key for r in rows}))
+            rows, outcomes = read_chunk(engine, claim, data_dir)
             return commit_chunk(engine, claim, outcomes, rows)
     except Exception:
         release_chunk(engine, claim)
