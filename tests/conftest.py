@@ -42,6 +42,7 @@ from creator_enrich.config import Settings, get_settings
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.db.engine import dispose_engines, get_engine
 from creator_enrich.db.migrate import upgrade
+from tests.processes import Server, admin_flow
 
 
 def pytest_report_header() -> str:
@@ -119,6 +120,22 @@ def paused_worker(client: TestClient) -> Iterator[Callable[[], None]]:
     finally:
         if paused:
             worker.resume()
+
+
+# For modules that run real server processes: each defines a module-scoped `env`
+# (tests.processes.server_env) and gets an operator's key and a started server from these.
+@pytest.fixture(scope="module")
+def admin(env: dict[str, str]) -> dict[str, str]:
+    """The CLI flow an operator follows: schema, data, account, key, credits."""
+    return {"key": admin_flow(env)}
+
+
+@pytest.fixture
+def server(env: dict[str, str], admin: dict[str, str]) -> Iterator[Server]:
+    srv = Server(env)
+    srv.start()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from tests.helpers import assert_money_invariants
 from tests.processes import (
     EMBEDDED,
     Server,
-    admin_flow,
     cli,
     ghost_csv,
     is_done,
@@ -31,20 +29,6 @@ from tests.processes import (
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return server_env(tmp_path_factory.mktemp("server"), "server", redis_db=2)
-
-
-@pytest.fixture(scope="module")
-def admin(env: dict[str, str]) -> dict[str, str]:
-    """The CLI flow an operator follows: schema, data, account, key, credits."""
-    return {"key": admin_flow(env)}
-
-
-@pytest.fixture
-def server(env: dict[str, str], admin: dict[str, str]) -> Iterator[Server]:
-    srv = Server(env)
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 def test_cli_submit_waits_and_saves_results(

@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from creator_enrich.worker.broker import PipeBroker
 from creator_enrich.worker.child import feed
 from creator_enrich.worker.process import child_env
 from tests.helpers import assert_money_invariants
-from tests.processes import Server, admin_flow, cli, ghost_csv, is_done, server_env, wait_for_batch
+from tests.processes import Server, cli, ghost_csv, is_done, server_env, wait_for_batch
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +38,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         **server_env(tmp_path_factory.mktemp("worker-process"), "worker_process", redis_db=5),
         "CREATOR_ENRICH_BROKER_URL": "memory://",
     }
-
-
-@pytest.fixture(scope="module")
-def admin(env: dict[str, str]) -> dict[str, str]:
-    return {"key": admin_flow(env)}
-
-
-@pytest.fixture
-def server(env: dict[str, str], admin: dict[str, str]) -> Iterator[Server]:
-    srv = Server(env)
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 def children(pid: int) -> list[int]:
