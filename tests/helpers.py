@@ -80,3 +80,19 @@ def row_count(engine: Any, batch_id: str) -> int:
                 select(func.count()).select_from(BatchRow).where(BatchRow.batch_id == batch_id)
             ).scalar_one()
         )
+
+
+def results_and_charges(engine: Any, batch_id: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(rows, distinct row numbers) of the batch's results and of its ledger entries: equal
+    pairs mean nothing was stored or charged twice."""
+    with read_connection(engine) as conn:
+        return tuple(  # type: ignore[return-value]
+            tuple(
+                conn.execute(
+                    select(func.count(), func.count(func.distinct(table.row_no))).where(
+                        table.batch_id == batch_id
+                    )
+                ).one()
+            )
+            for table in (BatchResult, LedgerEntry)
+        )

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
-from tests.helpers import assert_money_invariants
+from tests.helpers import assert_money_invariants, results_and_charges, row_count
 from tests.processes import (
     EMBEDDED,
     Server,
@@ -98,20 +98,9 @@ def test_kill_9_mid_batch_then_restart_finishes_once(
     assert status["success_count"] == 300
     assert status["credits_used"] == "9.00"
 
-    with read_connection(engine) as conn:
-        rows = conn.execute(
-            select(func.count()).select_from(BatchRow).where(BatchRow.batch_id == batch_id)
-        ).scalar_one()
-        results = conn.execute(
-            select(func.count()).select_from(BatchResult).where(BatchResult.batch_id == batch_id)
-        ).scalar_one()
-        charges = conn.execute(
-            select(func.count(), func.count(func.distinct(LedgerEntry.row_no))).where(
-                LedgerEntry.batch_id == batch_id
-            )
-        ).one()
-    assert rows == results == 30_300  # every input row has exactly one result
-    assert tuple(charges) == (300, 300)  # one ledger entry per charged row
+    results, charges = results_and_charges(engine, batch_id)
+    assert row_count(engine, batch_id) == results[0] == 30_300  # one result per input row
+    assert charges == (300, 300)  # one ledger entry per charged row
     assert_money_invariants(engine, _account_id(engine), Decimal("50.5"))
     engine.dispose()
 
@@ -203,19 +192,9 @@ def test_process_killed_at_a_chunk_commit_then_restarted_finishes_once(
     assert status["processed_rows"] == status["total_rows"] == 720
     assert status["success_count"] == 120
     assert status["credits_used"] == "3.60"
-    with read_connection(engine) as conn:
-        results = conn.execute(
-            select(func.count(), func.count(func.distinct(BatchResult.row_no))).where(
-                BatchResult.batch_id == batch_id
-            )
-        ).one()
-        charges = conn.execute(
-            select(func.count(), func.count(func.distinct(LedgerEntry.row_no))).where(
-                LedgerEntry.batch_id == batch_id
-            )
-        ).one()
-    assert tuple(results) == (720, 720)  # every input row has exactly one result
-    assert tuple(charges) == (120, 120)  # each charged row has exactly one ledger entry
+    results, charges = results_and_charges(engine, batch_id)
+    assert results == (720, 720)  # every input row has exactly one result
+    assert charges == (120, 120)  # each charged row has exactly one ledger entry
     assert batch_before - _ledger_total(engine) == Decimal("3.60")
     assert_money_invariants(engine, _account_id(engine), Decimal("50.5"))
     engine.dispose()

@@ -20,15 +20,15 @@ from typing import Any
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from creator_enrich.config import Settings
 from creator_enrich.db.engine import create_db_engine, read_connection
-from creator_enrich.db.schema import Account, BatchResult, LedgerEntry
+from creator_enrich.db.schema import Account
 from creator_enrich.worker.broker import PipeBroker
 from creator_enrich.worker.child import feed
 from creator_enrich.worker.process import child_env
-from tests.helpers import assert_money_invariants
+from tests.helpers import assert_money_invariants, results_and_charges
 from tests.processes import Server, cli, ghost_csv, is_done, server_env, wait_for_batch
 
 
@@ -104,19 +104,9 @@ def test_a_killed_worker_process_restarts_them_all_and_the_batch_finishes_once(
     assert status["status"] == "finished"
     assert status["processed_rows"] == status["total_rows"] == 20_200
     assert (status["success_count"], status["credits_used"]) == (200, "6.00")
-    with read_connection(engine) as conn:
-        results = conn.execute(
-            select(func.count(), func.count(func.distinct(BatchResult.row_no))).where(
-                BatchResult.batch_id == batch_id
-            )
-        ).one()
-        charges = conn.execute(
-            select(func.count(), func.count(func.distinct(LedgerEntry.row_no))).where(
-                LedgerEntry.batch_id == batch_id
-            )
-        ).one()
-    assert tuple(results) == (20_200, 20_200)  # one result per row, none twice
-    assert tuple(charges) == (200, 200)  # one charge per enriched row
+    results, charges = results_and_charges(engine, batch_id)
+    assert results == (20_200, 20_200)  # one result per row, none twice
+    assert charges == (200, 200)  # one charge per enriched row
     assert_money_invariants(engine, account_id, Decimal("50.5"))  # what admin_flow granted
     engine.dispose()
 
