@@ -94,8 +94,8 @@ def machine() -> str:
 # --- stores ---------------------------------------------------------------------------------
 
 
-def store_env(creators: int) -> dict[str, str]:
-    data = CACHE / f"bench-s{creators}"
+def store_env(creators: int, raw_only: bool = False) -> dict[str, str]:
+    data = CACHE / (f"bench-s{creators}" + ("-raw" if raw_only else ""))
     return {
         **os.environ,
         "CREATOR_ENRICH_DATA_DIR": str(data),
@@ -111,17 +111,21 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def ensure_store(creators: int, index: bool) -> tuple[dict[str, str], float | None]:
+def ensure_store(
+    creators: int, index: bool, raw_only: bool = False
+) -> tuple[dict[str, str], float | None]:
     """The store's env; generated (seed 42) and indexed on first use. Returns (env, index s)."""
-    env = store_env(creators)
+    env = store_env(creators, raw_only)
     data = Path(env["CREATOR_ENRICH_DATA_DIR"])
     if not (data / "READY").exists():
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
         cli(env, "db", "upgrade")
         print(f"  generating {creators:,} creators in {data} ...", flush=True)
-        cli(env, "data", "generate", "--creators", str(creators), "--seed", "42")
-        (data / "READY").touch()
+        lean = ["--raw-only"] if raw_only else []
+        started = time.perf_counter()
+        cli(env, "data", "generate", "--creators", str(creators), "--seed", "42", *lean)
+        (data / "READY").write_text(f"{time.perf_counter() - started:.1f}\n")
     index_seconds = None
     if index and not (data / "INDEXED").exists():
         started = time.perf_counter()
@@ -134,6 +138,10 @@ def ensure_store(creators: int, index: bool) -> tuple[dict[str, str], float | No
 
 def db_path(env: dict[str, str]) -> Path:
     return Path(env["CREATOR_ENRICH_DATA_DIR"]) / "creator-enrich.db"
+
+
+def store_gb(env: dict[str, str]) -> float:
+    return sum(f.stat().st_size for f in db_path(env).parent.glob("creator-enrich.db*")) / 1e9
 
 
 def bench_key(env: dict[str, str]) -> str:
@@ -553,6 +561,15 @@ def main() -> None:
         default="process",
         help="the embedded worker in child processes of serve (the default) or in the API",
     )
+    parser.add_argument(
+        "--raw-only-stores",
+        action="store_true",
+        help="stores holding only the raw block of each profile (bench-s<N>-raw): a quarter of "
+        "the disk, for growth to 5M creators; only raw mode sends what a full store would",
+    )
+    parser.add_argument(
+        "--index", action="store_true", help="build the lookalike index even without full mode"
+    )
     args = parser.parse_args()
     # Every server and CLI command below inherits it (store_env copies the environment).
     os.environ["CREATOR_ENRICH_WORKER_PROCESS"] = str(args.worker_mode == "process").lower()
@@ -568,10 +585,18 @@ def main() -> None:
     report: dict[str, Any] = {"command": command, "machine": machine(), "stores": {}}
 
     for creators in sizes:
-        env, index_s = ensure_store(creators, index="full" in modes)
+        env, index_s = ensure_store(
+            creators, index="full" in modes or args.index, raw_only=args.raw_only_stores
+        )
         figures: dict[str, Any] = {"batches": [], "load": {}}
         report["stores"][creators] = figures
-        print(f"\nstore {creators:,} creators  (load {load()})")
+        size_gb = store_gb(env)
+        figures["store_gb"] = round(size_gb, 2)
+        generated = (db_path(env).parent / "READY").read_text().strip() or "?"
+        print(
+            f"\nstore {creators:,} creators{' (raw blocks only)' if args.raw_only_stores else ''}"
+            f", {size_gb:.1f} GB, generated in {generated} s  (load {load()})"
+        )
         if index_s is not None:
             print(f"  lookalike index built in {index_s:.1f} s")
         key = bench_key(env)

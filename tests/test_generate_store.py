@@ -4,7 +4,9 @@ reference's records."""
 from __future__ import annotations
 
 import io
+import os
 import statistics
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -147,3 +149,55 @@ def test_the_store_takes_new_creators_after_generation(store: Any) -> None:
     with write_transaction(store) as conn:
         new_id = conn.execute(insert(Creator).values(data="{}").returning(Creator.id)).scalar_one()
     assert new_id > CREATORS
+
+
+def test_a_raw_only_store_holds_the_same_profiles_without_full_and_audience_blocks(
+    store: Any,
+) -> None:
+    """Same seed, same creators, handles, raw blocks and lookalike columns; only the full and
+    audience blocks are left out."""
+    url = fresh_database_url("generated-raw-only")
+    upgrade(url)
+    lean = create_db_engine(url)
+    generate_store(lean, creators=CREATORS, seed=5, raw_only=True, workers=2)
+
+    def rows(engine: Any) -> list[Any]:
+        with read_connection(engine) as conn:
+            return conn.execute(
+                select(
+                    Profile.id,
+                    Profile.handle_key,
+                    Profile.followers,
+                    Profile.niche,
+                    Profile.audience_countries,
+                    Profile.raw_json,
+                    Profile.full_json,
+                    Profile.audience_json,
+                ).order_by(Profile.id)
+            ).all()
+
+    full, raw_only = rows(store), rows(lean)
+    assert len(raw_only) == len(full) > CREATORS
+    assert [r[:6] for r in raw_only] == [r[:6] for r in full]
+    assert {(r.full_json, r.audience_json) for r in raw_only} == {(None, None)}
+    assert sum(r.audience_countries is not None for r in raw_only) > CREATORS / 2
+    lean.dispose()
+
+
+def test_the_cli_generates_a_raw_only_store(tmp_path: Path) -> None:
+    from tests.processes import cli
+
+    env = {
+        **os.environ,
+        "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("generated-cli-raw-only"),
+    }
+    cli(env, "db", "upgrade")
+    done = cli(env, "data", "generate", "--creators", "40", "--seed", "5", "--raw-only")
+    assert "generated 40 creators" in done.stderr
+    engine = create_db_engine(env["CREATOR_ENRICH_DATABASE_URL"])
+    with read_connection(engine) as conn:
+        blocks = conn.execute(select(Profile.raw_json, Profile.full_json)).all()
+    engine.dispose()
+    assert len(blocks) >= 40
+    assert all(raw.startswith("{") and full is None for raw, full in blocks)

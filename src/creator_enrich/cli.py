@@ -254,6 +254,14 @@ def credits_show(name: str) -> None:
 def data_generate(
     creators: Annotated[int, typer.Option(min=1, help="How many creators")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 42,
+    raw_only: Annotated[
+        bool,
+        typer.Option(
+            "--raw-only",
+            help="Store only each profile's raw block (a quarter of the size; full mode then "
+            "has no full or audience blocks to send)",
+        ),
+    ] = False,
 ) -> None:
     """Fill an empty creator store with deterministic synthetic creators."""
     from creator_enrich.creators.generate import generate_store
@@ -281,6 +289,7 @@ def data_generate(
             creators=creators,
             seed=seed,
             on_progress=lambda n: progress.update(task, completed=n),
+            raw_only=raw_only,
         )
     err.print(
         f"generated {stats.creators} creators, {stats.profiles} profiles, "

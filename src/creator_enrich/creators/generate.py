@@ -276,9 +276,10 @@ def _slice_fill(platform: str, name: str) -> Fill:
 
 
 class _Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, raw_only: bool = False) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        self.raw_only = raw_only
         self.emails: set[str] = set()
         self.platform_weights = {
             niche: (tuple(w), tuple(w.values()))
@@ -538,8 +539,10 @@ class _Generator:
                     "niche": p["niche"],
                     "country": p["country_code"],
                     "raw_json": orjson.dumps(raw).decode(),
-                    "full_json": orjson.dumps(full).decode(),
-                    "audience_json": None if audience is None else orjson.dumps(audience).decode(),
+                    "full_json": None if self.raw_only else orjson.dumps(full).decode(),
+                    "audience_json": None
+                    if audience is None or self.raw_only
+                    else orjson.dumps(audience).decode(),
                     "audience_countries": _countries_json(audience),
                 }
             )
@@ -551,10 +554,12 @@ def _countries_json(audience: dict[str, Any] | None) -> str | None:
     return None if weights is None else orjson.dumps(weights).decode()
 
 
-def _make_batch(seed: int, start: int, stop: int) -> tuple[list[Any], list[Any], int]:
+def _make_batch(
+    seed: int, start: int, stop: int, raw_only: bool = False
+) -> tuple[list[Any], list[Any], int]:
     """One batch of creators, from a seed of its own: the result does not depend on which
     process makes it, or in which order batches are made."""
-    gen = _Generator(seed)
+    gen = _Generator(seed, raw_only)
     gen.rng.seed(f"{seed}/{start}")
     creator_rows: list[dict[str, Any]] = []
     profile_rows: list[dict[str, Any]] = []
@@ -572,11 +577,15 @@ def generate_store(
     seed: int,
     on_progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    raw_only: bool = False,
 ) -> GenerateStats:
     """Write ``creators`` synthetic creators (and their profiles) into an empty store.
 
     Large stores are made by ``workers`` processes (default: one per core) while this process
     writes; small ones in-process, where starting processes would cost more than it saves.
+    ``raw_only`` leaves out the full and audience blocks (a quarter of the bytes), as a store
+    imported from raw records would hold: the same creators, handles and lookalike columns,
+    for measuring growth at sizes whose full store would not fit on the disk.
     """
     started = time.perf_counter()
     bounds = [(s, min(creators, s + INSERT_BATCH)) for s in range(0, creators, INSERT_BATCH)]
@@ -597,12 +606,16 @@ def generate_store(
 
     if workers <= 1:
         for start, stop in bounds:
-            write(_make_batch(seed, start, stop), stop)
+            write(_make_batch(seed, start, stop, raw_only), stop)
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             batches = pool.map(
-                _make_batch, [seed] * len(bounds), [b[0] for b in bounds], [b[1] for b in bounds]
+                _make_batch,
+                [seed] * len(bounds),
+                [b[0] for b in bounds],
+                [b[1] for b in bounds],
+                [raw_only] * len(bounds),
             )
             for (_start, stop), batch in zip(bounds, batches, strict=True):
                 write(batch, stop)
