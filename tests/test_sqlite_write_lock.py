@@ -3,6 +3,8 @@ lock beside the database, so that neither meets SQLite's sleeping busy handler."
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
-from creator_enrich.db.engine import create_db_engine, write_transaction
+from creator_enrich.db.engine import WriteLock, create_db_engine, write_transaction
 
 HOLDER = """
 import sys
@@ -92,3 +95,110 @@ def test_the_lock_is_held_for_the_transaction_and_released_when_it_fails(tmp_pat
     with engine.connect() as conn:  # rolled back
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
     engine.dispose()
+
+
+def _holder(lock_target: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock_target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.close()
+    holder.wait(timeout=30)
+    assert holder.stdout is not None
+    holder.stdout.close()
+
+
+def test_a_writer_gives_up_with_database_is_locked_when_the_holder_never_lets_go(
+    tmp_path: Path,
+) -> None:
+    """A stopped or hung process holding the lock makes the others fail after the time limit,
+    with the error SQLite's busy handler gave (the API's 503, a chunk's retry), not hang."""
+    database = tmp_path / "stuck.db"
+    holder = _holder(database)
+    try:
+        lock = WriteLock(str(database), seconds=0.3)
+        outcome: list[BaseException | None] = []
+
+        def enter() -> None:
+            try:
+                with lock:
+                    outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=enter)
+        waiter.start()
+        waiter.join(timeout=30)
+        assert not waiter.is_alive(), "the writer waited past its time limit"
+        assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
+        assert "database is locked" in str(outcome[0])
+    finally:
+        _release(holder)
+    with lock:  # free again: taken at once
+        assert other_process_sees(tmp_path / "stuck.db-writelock") == "held"
+
+
+def test_threads_of_one_process_also_give_up_after_the_time_limit(tmp_path: Path) -> None:
+    lock = WriteLock(str(tmp_path / "threads.db"), seconds=0.2)
+    failures: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with lock:
+                pass
+        except OperationalError as exc:
+            failures.append(exc)
+
+    with lock:
+        other = threading.Thread(target=second_writer)
+        other.start()
+        other.join(timeout=30)
+    assert [("database is locked" in str(f)) for f in failures] == [True]
+
+
+def test_a_forked_child_queues_for_the_lock_its_parent_holds(tmp_path: Path) -> None:
+    """After fork the child has a mutex and a descriptor of its own: it neither inherits a
+    mutex that a parent thread held nor shares the parent's flock."""
+    database = tmp_path / "forked.db"
+    lock = WriteLock(str(database), seconds=20)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(10)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: take the lock, say so, leave without pytest's teardown
+        code = 0
+        try:
+            with lock:
+                os.write(write_end, b"got")
+        except BaseException:
+            code = 3
+        os._exit(code)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 0.5)
+        assert not ready, "the child took the lock while a thread of its parent held it"
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    ready, _, _ = select.select([read_end], [], [], 30)
+    assert ready and os.read(read_end, 3) == b"got"
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    os.close(read_end)

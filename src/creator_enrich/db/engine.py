@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -103,46 +106,99 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+WRITE_LOCK_SECONDS = 60.0  # as long as SQLite's busy_timeout would have waited
+
+
 class WriteLock:
     """One writer at a time on a SQLite file: the threads of this process on a mutex, the
-    processes (``serve`` and its worker process, CLI imports) on an ``flock`` of a file beside
-    the database. Both wait in the kernel and wake as soon as the holder is done."""
+    processes (``serve`` and its worker processes, CLI imports) on an ``flock`` of a file beside
+    the database.
 
-    def __init__(self, database: str | None) -> None:
+    A waiter gives up after ``seconds`` with SQLite's own "database is locked" error (the API
+    answers 503, a chunk is retried), so a writer that hangs or is stopped holding the lock
+    stalls the others for a minute, not for ever. The ``flock`` is polled, as a blocking one
+    cannot time out, but every 0.1-2 ms, where SQLite's busy handler sleeps up to 100 ms.
+    """
+
+    def __init__(self, database: str | None, seconds: float = WRITE_LOCK_SECONDS) -> None:
         self._mutex = threading.Lock()
+        self._seconds = seconds
         on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
         self._path = f"{database}-writelock" if on_disk else None
         self._fd: int | None = None
-        self._pid = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
+        _all_write_locks.add(self)
+
+    def _after_fork(self) -> None:
+        # The child has only the forking thread: a mutex another thread held would stay held
+        # for ever, and the inherited descriptor shares the parent's flock (kept alive by the
+        # child if the parent died holding it). Start afresh, with a descriptor of its own.
+        self._mutex = threading.Lock()
+        if self._closer is not None:
+            self._closer.detach()
+            self._closer = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _file(self) -> int | None:
         if self._path is None:
             return None
-        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+        if self._fd is None:
             try:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
             except PermissionError:  # made by another user (flock needs no write access)
                 self._fd = os.open(self._path, os.O_RDONLY)
-            self._pid = os.getpid()
-            weakref.finalize(self, os.close, self._fd)
+            self._closer = weakref.finalize(self, os.close, self._fd)
         return self._fd
 
     def __enter__(self) -> None:
-        self._mutex.acquire()
+        deadline = time.monotonic() + self._seconds
+        if not self._mutex.acquire(timeout=self._seconds):
+            raise _locked(self._seconds)
         try:
             fd = self._file()
             if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _flock_until(fd, deadline, self._seconds)
         except BaseException:
             self._mutex.release()
             raise
 
     def __exit__(self, *_: object) -> None:
         try:
-            if self._fd is not None and self._pid == os.getpid():
+            if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
+
+
+def _flock_until(fd: int, deadline: float, seconds: float) -> None:
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise _locked(seconds) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)
+
+
+def _locked(seconds: float) -> OperationalError:
+    reason = sqlite3.OperationalError(f"database is locked (no write lock in {seconds:g} s)")
+    return OperationalError("BEGIN IMMEDIATE", None, reason)
+
+
+_all_write_locks: weakref.WeakSet[WriteLock] = weakref.WeakSet()
+
+
+def _reset_write_locks_after_fork() -> None:
+    for lock in list(_all_write_locks):
+        lock._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_write_locks_after_fork)
 
 
 _write_locks: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
