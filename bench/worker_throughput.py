@@ -1,13 +1,15 @@
 """Benchmark: batch throughput on PostgreSQL + Redis with 1 and then 2 worker processes.
 
-    .venv/bin/python bench/worker_throughput.py [--rows 50000 | --ten-mb] [--threads 4]
-        [--creators 20000]
+    .venv/bin/python bench/worker_throughput.py [--rows 50000 | --ten-mb] [--known 2000]
+        [--threads 4] [--creators 20000] [--modes raw,full]
 
 Starts its own PostgreSQL and Redis (scripts/services.sh), a generated store, the API and
-`creator-enrich worker`; submits the same raw batch for each worker count and prints rows/s from
-the upload's answer to `finished`, side by side, with the command that produced them, and the
-peak RSS of the API process and of each worker process during the batch (VmRSS every 0.1 s).
-`--ten-mb` fills the file to the 10 MB upload limit with unknown handles of typical length.
+`creator-enrich worker`; submits the same batch in each mode for each worker count and prints
+rows/s from the upload's answer to `finished`, side by side, with the command that produced them,
+and the peak RSS of the API process and of each worker process during the batch (VmRSS every
+0.1 s). The file holds `--known` of the store's Instagram handles (the biggest first), then
+unknown handles; `--ten-mb` fills it to the 10 MB upload limit. The lookalike index is built
+before a `full` run, so that its build is not counted.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--creators", type=int, default=20_000)
     parser.add_argument("--ten-mb", action="store_true", help="a 10 MB file instead of --rows")
+    parser.add_argument("--known", type=int, default=2000, help="known handles in the file")
+    parser.add_argument("--modes", default="raw", help="enrichment modes, comma-separated")
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
 
     work = Path(tempfile.mkdtemp(prefix="ce-bench-workers-"))
     os.chmod(work, 0o755)  # noqa: S103 - the postgres user must reach its data directory
@@ -59,35 +64,43 @@ def main() -> None:
     )
     try:
         key = admin_flow(env, creators=args.creators)
-        cli(env, "credits", "grant", "ops", "100000")
-        sample = cli(env, "data", "sample", "--platform", "instagram", "--count", "2000")
+        cli(env, "credits", "grant", "ops", "100000000")
+        if "full" in modes:
+            cli(env, "data", "index")
+        known = _biggest_instagram_handles(env["CREATOR_ENRICH_DATABASE_URL"], args.known)
         path = work / "batch.csv"
         if args.ten_mb:
-            args.rows = _ten_mb_csv(path, sample.stdout.split())
+            args.rows = _ten_mb_csv(path, known)
         else:
-            ghost_csv(path, sample.stdout.split(), args.rows - 2000)
-        figures = {}
+            ghost_csv(path, known, args.rows - len(known))
+        figures: dict[tuple[str, int], tuple[float, float]] = {}
         memory = {}
-        for processes in (1, 2):
-            srv = Server(env)
-            srv.start()  # the API, plus the default workers: replace them with the count wanted
-            try:
-                srv.kill_processing()
-                srv.start_workers(processes, args.threads)
-                time.sleep(3)
-                with _PeakRss(srv, args.threads) as peaks:
-                    figures[processes] = _run(srv, key, path)
-                memory[processes] = peaks.report()
-            finally:  # a failed run must not leave its server and workers behind
-                srv.stop()
+        for mode in modes:
+            for processes in (1, 2):
+                srv = Server(env)
+                srv.start()  # the API and the default workers: replaced by the count wanted
+                try:
+                    srv.kill_processing()
+                    srv.start_workers(processes, args.threads)
+                    time.sleep(3)
+                    with _PeakRss(srv, args.threads) as peaks:
+                        figures[mode, processes] = _run(srv, key, path, mode)
+                    memory[mode, processes] = peaks.report()
+                finally:  # a failed run must not leave its server and workers behind
+                    srv.stop()
     finally:
         subprocess.run(["bash", "scripts/services.sh", "stop", str(work / "services")], cwd=ROOT)
     print(f"command   {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"batch     {args.rows:,} raw rows, {args.threads} threads per worker process")
-    for processes, (seconds, rate) in figures.items():
-        print(f"workers {processes}: {seconds:6.1f} s  {rate:8,.0f} rows/s")
-        print(f"           peak RSS: {memory[processes]}")
-    print(f"ratio     {figures[2][1] / figures[1][1]:.2f}x with 2 processes")
+    print(
+        f"batch     {args.rows:,} rows ({len(known):,} known), store {args.creators:,} creators, "
+        f"{args.threads} threads per worker process"
+    )
+    for (mode, processes), (seconds, rate) in figures.items():
+        print(f"{mode:<8} workers {processes}: {seconds:6.1f} s  {rate:8,.0f} rows/s")
+        print(f"           peak RSS: {memory[mode, processes]}")
+    for mode in modes:
+        ratio = figures[mode, 2][1] / figures[mode, 1][1]
+        print(f"ratio     {mode}: {ratio:.2f}x with 2 processes")
 
 
 def _ten_mb_csv(path: Path, sample: list[str]) -> int:
@@ -155,11 +168,31 @@ class _PeakRss:
         )
 
 
-def _run(srv: Any, key: str, path: Path) -> tuple[float, float]:
+def _biggest_instagram_handles(database_url: str, count: int) -> list[str]:
+    """The store's most-followed Instagram handles, as `end_to_end.py` picks them."""
+    from sqlalchemy import select
+
+    from creator_enrich.db.engine import create_db_engine, read_connection
+    from creator_enrich.db.schema import Profile
+
+    engine = create_db_engine(database_url)
+    with read_connection(engine) as conn:
+        handles = conn.execute(
+            select(Profile.username)
+            .where(Profile.platform == "instagram")
+            .order_by(Profile.followers.desc(), Profile.id)
+            .limit(count)
+        ).scalars()
+        known = list(handles)
+    engine.dispose()
+    return known
+
+
+def _run(srv: Any, key: str, path: Path, mode: str) -> tuple[float, float]:
     import httpx
 
     headers = {"Authorization": f"Bearer {key}"}
-    created = srv.submit(key, path, "instagram")
+    created = srv.submit(key, path, "instagram", mode)
     started = time.perf_counter()
     url = f"{srv.url}/public/v1/enrichment/batch/{created['batch_id']}/status/"
     while True:

@@ -117,13 +117,13 @@ class Server:
             self.start_workers()
         wait_healthy(self.url)
 
-    def submit(self, key: str, path: Path, platform: str) -> dict[str, object]:
-        """Upload a CSV for raw enrichment through the real HTTP API; the create answer."""
+    def submit(self, key: str, path: Path, platform: str, mode: str = "raw") -> dict[str, object]:
+        """Upload a CSV for enrichment through the real HTTP API; the create answer."""
         with path.open("rb") as handle:
             response = httpx.post(
                 f"{self.url}/public/v1/enrichment/batch/",
                 headers={"Authorization": f"Bearer {key}"},
-                data={"enrichment_mode": "raw", "platform": platform},
+                data={"enrichment_mode": mode, "platform": platform},
                 files={"file": (path.name, handle, "text/csv")},
                 timeout=120,
             )
