@@ -61,6 +61,9 @@ def _profiles(engine: Any) -> list[Any]:
     with read_connection(engine) as conn:
         return conn.execute(
             select(
+                Profile.id,
+                Profile.handle_key,
+                Profile.audience_countries,
                 Profile.creator_id,
                 Profile.platform,
                 Profile.followers,
@@ -70,7 +73,7 @@ def _profiles(engine: Any) -> list[Any]:
                 Profile.audience_json,
                 Profile.niche,
                 Profile.country,
-            )
+            ).order_by(Profile.id)
         ).all()
 
 
@@ -161,24 +164,13 @@ def test_a_raw_only_store_holds_the_same_profiles_without_full_and_audience_bloc
     lean = create_db_engine(url)
     generate_store(lean, creators=CREATORS, seed=5, raw_only=True, workers=2)
 
-    def rows(engine: Any) -> list[Any]:
-        with read_connection(engine) as conn:
-            return conn.execute(
-                select(
-                    Profile.id,
-                    Profile.handle_key,
-                    Profile.followers,
-                    Profile.niche,
-                    Profile.audience_countries,
-                    Profile.raw_json,
-                    Profile.full_json,
-                    Profile.audience_json,
-                ).order_by(Profile.id)
-            ).all()
-
-    full, raw_only = rows(store), rows(lean)
+    full, raw_only = _profiles(store), _profiles(lean)
     assert len(raw_only) == len(full) > CREATORS
-    assert [r[:6] for r in raw_only] == [r[:6] for r in full]
+
+    def same(p: Any) -> tuple[Any, ...]:
+        return (p.id, p.handle_key, p.followers, p.niche, p.audience_countries, p.raw_json)
+
+    assert [same(p) for p in raw_only] == [same(p) for p in full]
     assert {(r.full_json, r.audience_json) for r in raw_only} == {(None, None)}
     assert sum(r.audience_countries is not None for r in raw_only) > CREATORS / 2
     lean.dispose()
