@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -117,34 +118,78 @@ def _release(holder: subprocess.Popen[str]) -> None:
     holder.stdout.close()
 
 
+def _enter_in_thread(lock: WriteLock) -> list[BaseException | None]:
+    """Enter and leave ``lock`` in another thread; [None] on success, [the error] if not."""
+    outcome: list[BaseException | None] = []
+
+    def enter() -> None:
+        try:
+            with lock:
+                outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=enter)
+    waiter.start()
+    waiter.join(timeout=60)
+    assert not waiter.is_alive(), "the writer waited past its time limit"
+    return outcome
+
+
+def _eventually_free(lock_file: Path) -> bool:
+    deadline = time.monotonic() + 10
+    while other_process_sees(lock_file) != "free":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_a_writer_gives_up_with_database_is_locked_when_the_holder_never_lets_go(
     tmp_path: Path,
 ) -> None:
     """A stopped or hung process holding the lock makes the others fail after the time limit,
-    with the error SQLite's busy handler gave (the API's 503, a chunk's retry), not hang."""
+    with the error SQLite's busy handler gave (the API's 503, a chunk's retry), not hang; and
+    the abandoned wait does not keep the lock once the holder lets go."""
     database = tmp_path / "stuck.db"
+    lock_file = tmp_path / "stuck.db-writelock"
     holder = _holder(database)
+    lock = WriteLock(str(database), seconds=0.3)
     try:
-        lock = WriteLock(str(database), seconds=0.3)
-        outcome: list[BaseException | None] = []
-
-        def enter() -> None:
-            try:
-                with lock:
-                    outcome.append(None)
-            except BaseException as exc:
-                outcome.append(exc)
-
-        waiter = threading.Thread(target=enter)
-        waiter.start()
-        waiter.join(timeout=30)
-        assert not waiter.is_alive(), "the writer waited past its time limit"
-        assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
-        assert "database is locked" in str(outcome[0])
+        [error] = _enter_in_thread(lock)
+        assert isinstance(error, OperationalError) and "database is locked" in str(error)
     finally:
         _release(holder)
+    assert _eventually_free(lock_file), "the given-up wait took the lock and kept it"
     with lock:  # free again: taken at once
-        assert other_process_sees(tmp_path / "stuck.db-writelock") == "held"
+        assert other_process_sees(lock_file) == "held"
+    assert other_process_sees(lock_file) == "free"
+
+
+def test_the_next_writer_takes_over_a_wait_given_up_and_gets_the_lock(tmp_path: Path) -> None:
+    database = tmp_path / "takeover.db"
+    lock_file = tmp_path / "takeover.db-writelock"
+    holder = _holder(database)
+    lock = WriteLock(str(database), seconds=0.3)
+    try:
+        [error] = _enter_in_thread(lock)
+        assert isinstance(error, OperationalError)
+        lock.seconds = 30
+        entered = threading.Event()
+
+        def second() -> None:
+            with lock:
+                entered.set()
+                assert other_process_sees(lock_file) == "held"
+
+        writer = threading.Thread(target=second)
+        writer.start()
+        assert not entered.wait(0.5), "went ahead while another process held the lock"
+    finally:
+        _release(holder)
+    writer.join(timeout=30)
+    assert entered.is_set() and not writer.is_alive()
+    assert other_process_sees(lock_file) == "free"
 
 
 def test_threads_of_one_process_also_give_up_after_the_time_limit(tmp_path: Path) -> None:

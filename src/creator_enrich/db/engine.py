@@ -112,17 +112,21 @@ WRITE_LOCK_SECONDS = 60.0  # as long as SQLite's busy_timeout would have waited
 class WriteLock:
     """One writer at a time on a SQLite file: the threads of this process on a mutex, the
     processes (``serve`` and its worker processes, CLI imports) on an ``flock`` of a file beside
-    the database.
+    the database. A waiter sleeps in the kernel and wakes when the holder lets go (SQLite's busy
+    handler sleeps up to 100 ms between tries).
 
     A waiter gives up after ``seconds`` with SQLite's own "database is locked" error (the API
     answers 503, a chunk is retried), so a writer that hangs or is stopped holding the lock
-    stalls the others for a minute, not for ever. The ``flock`` is polled, as a blocking one
-    cannot time out, but every 0.1-2 ms, where SQLite's busy handler sleeps up to 100 ms.
+    stalls the others for a minute, not for ever. A blocking ``flock`` cannot time out, so a
+    contended one waits in a thread of its own (``_Acquirer``) that the waiter can leave: the
+    next writer of this process takes the wait over, and if none comes the lock is let go.
     """
 
     def __init__(self, database: str | None, seconds: float = WRITE_LOCK_SECONDS) -> None:
         self._mutex = threading.Lock()
-        self._seconds = seconds
+        self._guard = threading.Lock()  # the hand-over between a waiter and its acquirer
+        self._waiting: _Acquirer | None = None
+        self.seconds = seconds
         on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
         self._path = f"{database}-writelock" if on_disk else None
         self._fd: int | None = None
@@ -133,7 +137,7 @@ class WriteLock:
         # The child has only the forking thread: a mutex another thread held would stay held
         # for ever, and the inherited descriptor shares the parent's flock (kept alive by the
         # child if the parent died holding it). Start afresh, with a descriptor of its own.
-        self._mutex = threading.Lock()
+        self._mutex, self._guard, self._waiting = threading.Lock(), threading.Lock(), None
         if self._closer is not None:
             self._closer.detach()
             self._closer = None
@@ -153,13 +157,13 @@ class WriteLock:
         return self._fd
 
     def __enter__(self) -> None:
-        deadline = time.monotonic() + self._seconds
-        if not self._mutex.acquire(timeout=self._seconds):
-            raise _locked(self._seconds)
+        deadline = time.monotonic() + self.seconds
+        if not self._mutex.acquire(timeout=self.seconds):
+            raise _locked(self.seconds)
         try:
             fd = self._file()
             if fd is not None:
-                _flock_until(fd, deadline, self._seconds)
+                self._flock(fd, deadline)
         except BaseException:
             self._mutex.release()
             raise
@@ -171,18 +175,53 @@ class WriteLock:
         finally:
             self._mutex.release()
 
+    def _flock(self, fd: int, deadline: float) -> None:
+        with self._guard:
+            acquirer = self._waiting
+            if acquirer is None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    acquirer = self._waiting = _Acquirer(self, fd)
+            acquirer.wanted = True
+        acquirer.done.wait(max(0.0, deadline - time.monotonic()))
+        with self._guard:
+            if not acquirer.done.is_set():
+                acquirer.wanted = False  # it lets go when it gets the lock, unless taken over
+                raise _locked(self.seconds)
+            self._waiting = None
+        if acquirer.error is not None:
+            raise acquirer.error
 
-def _flock_until(fd: int, deadline: float, seconds: float) -> None:
-    pause = 0.0001
-    while True:
+    def _acquired(self, acquirer: _Acquirer) -> None:
+        """Called by the acquirer's thread once its ``flock`` returned."""
+        with self._guard:
+            if acquirer.wanted or acquirer.error is not None:
+                acquirer.done.set()
+                return
+            fcntl.flock(acquirer.fd, fcntl.LOCK_UN)  # its waiter gave up and nobody took over
+            if self._waiting is acquirer:
+                self._waiting = None
+
+
+class _Acquirer:
+    """A blocking ``flock`` in a daemon thread, handed to whoever waits for it."""
+
+    def __init__(self, lock: WriteLock, fd: int) -> None:
+        self.fd = fd
+        self.wanted = True
+        self.done = threading.Event()
+        self.error: OSError | None = None
+        self._lock = lock
+        threading.Thread(target=self._run, name="write-lock-wait", daemon=True).start()
+
+    def _run(self) -> None:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise _locked(seconds) from None
-        time.sleep(pause)
-        pause = min(pause * 2, 0.002)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            self.error = exc
+        self._lock._acquired(self)
 
 
 def _locked(seconds: float) -> OperationalError:
