@@ -129,3 +129,35 @@ def test_many_threads_at_once(store: Any, tmp_path: Path) -> None:
     assert errors == []
     assert len(results) == 8
     assert all(r == results[0] for r in results)
+
+
+def test_data_index_builds_the_platforms_asked_for_and_names_an_unknown_one(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+
+    from tests.processes import CLI, cli
+
+    env = {
+        **os.environ,
+        "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("index-cli"),
+    }
+    cli(env, "db", "upgrade")
+    cli(env, "data", "generate", "--creators", "300", "--seed", "4")
+    built = cli(env, "data", "index", "--platform", "instagram", "--platform", "tiktok")
+    assert [line.split()[0] for line in built.stdout.splitlines()[:2]] == ["instagram", "tiktok"]
+    assert sorted(p.name for p in (tmp_path / "lookalikes").glob("*.usearch")) == [
+        "instagram.usearch",
+        "tiktok.usearch",
+    ]
+    wrong = subprocess.run(
+        [*CLI, "data", "index", "--platform", "myspace"], env=env, capture_output=True, text=True
+    )
+    assert wrong.returncode == 1
+    assert "unknown platform myspace" in wrong.stderr
+    assert sorted(p.name for p in (tmp_path / "lookalikes").glob("*.usearch")) == [
+        "instagram.usearch",
+        "tiktok.usearch",
+    ]

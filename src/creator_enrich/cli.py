@@ -365,12 +365,21 @@ def data_export(
 
 
 @data_app.command("index")
-def data_index() -> None:
+def data_index(
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this platform's index (repeatable); all platforms by default"),
+    ] = None,
+) -> None:
     """Build (or rebuild) the lookalike indexes now, rather than on the first `full` request."""
     import time
 
+    from creator_enrich.enrichment.fields import PLATFORMS
     from creator_enrich.enrichment.lookalike_index import build_indexes
 
+    unknown = sorted(set(platform or ()) - set(PLATFORMS))
+    if unknown:
+        raise _fail(f"unknown platform {', '.join(unknown)}; one of {', '.join(PLATFORMS)}")
     started = time.perf_counter()
     with Progress(
         TextColumn("indexing {task.fields[platform]:<9}"),
@@ -381,12 +390,14 @@ def data_index() -> None:
     ) as progress:
         task = progress.add_task("index", total=None, platform="")
 
-        def on_progress(platform: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=max(total, 1), platform=platform)
+        def on_progress(name: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=max(total, 1), platform=name)
 
-        counts = build_indexes(_engine(), get_settings().data_dir, on_progress)
-    for platform, count in counts.items():
-        out.print(f"{platform:<10} {count:>9} vectors")
+        counts = build_indexes(
+            _engine(), get_settings().data_dir, on_progress, platform or PLATFORMS
+        )
+    for name, count in counts.items():
+        out.print(f"{name:<10} {count:>9} vectors")
     out.print(f"indexed {sum(counts.values())} profiles in {time.perf_counter() - started:.1f}s")
 
 

@@ -198,8 +198,9 @@ def build_indexes(
     engine: Engine,
     data_dir: Path,
     on_progress: Callable[[str, int, int], None] | None = None,
+    platforms: Sequence[str] = PLATFORMS,
 ) -> dict[str, int]:
-    return {p: build_index(engine, data_dir, p, on_progress) for p in PLATFORMS}
+    return {p: build_index(engine, data_dir, p, on_progress) for p in platforms}
 
 
 _build_locks: dict[tuple[str, str], threading.Lock] = {}
