@@ -564,7 +564,7 @@ def main() -> None:
     parser.add_argument(
         "--raw-only-stores",
         action="store_true",
-        help="stores holding only the raw block of each profile (bench-s<N>-raw): a quarter of "
+        help="stores holding only the raw block of each profile (bench-s<N>-raw): ~40%% of "
         "the disk, for growth to 5M creators; only raw mode sends what a full store would",
     )
     parser.add_argument(

@@ -258,7 +258,7 @@ def data_generate(
         bool,
         typer.Option(
             "--raw-only",
-            help="Store only each profile's raw block (a quarter of the size; full mode then "
+            help="Store only each profile's raw block (about 40% of the disk; full mode then "
             "has no full or audience blocks to send)",
         ),
     ] = False,

@@ -583,9 +583,9 @@ def generate_store(
 
     Large stores are made by ``workers`` processes (default: one per core) while this process
     writes; small ones in-process, where starting processes would cost more than it saves.
-    ``raw_only`` leaves out the full and audience blocks (a quarter of the bytes), as a store
-    imported from raw records would hold: the same creators, handles and lookalike columns,
-    for measuring growth at sizes whose full store would not fit on the disk.
+    ``raw_only`` leaves out the full and audience blocks (~40% of the disk), as a store imported
+    from raw records would hold: the same creators, handles and lookalike columns, for measuring
+    growth at sizes whose full store would not fit on the disk.
     """
     started = time.perf_counter()
     bounds = [(s, min(creators, s + INSERT_BATCH)) for s in range(0, creators, INSERT_BATCH)]
