@@ -3,8 +3,11 @@ lock beside the database, so that neither meets SQLite's sleeping busy handler."
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -247,3 +250,58 @@ def test_a_forked_child_queues_for_the_lock_its_parent_holds(tmp_path: Path) -> 
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     os.close(read_end)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_wait_does_not_leave_the_lock_held(tmp_path: Path) -> None:
+    """A signal whose handler raises (Ctrl-C, a time-out of the caller) while the writer waits:
+    once the holder lets go, nobody in this process keeps the lock."""
+    database = tmp_path / "interrupted.db"
+    holder = _holder(database)
+    lock = WriteLock(str(database), seconds=30)
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(_Interrupted), lock:
+            pytest.fail("entered while another process held the lock")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        _release(holder)
+    assert _eventually_free(tmp_path / "interrupted.db-writelock")
+    with lock:
+        pass
+
+
+def test_a_failed_wait_given_up_is_not_handed_to_the_next_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel refusing the waiting flock (ENOLCK) after its waiter gave up: the next writer
+    waits afresh rather than receiving that stale error."""
+    database = tmp_path / "stale.db"
+    holder = _holder(database)
+    lock = WriteLock(str(database), seconds=0.3)
+    real_flock = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if threading.current_thread().name == "write-lock-wait":
+            time.sleep(0.6)  # past the waiter's time limit
+            raise OSError(errno.ENOLCK, "No locks available")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    try:
+        [error] = _enter_in_thread(lock)
+        assert isinstance(error, OperationalError)
+        time.sleep(0.6)  # the acquirer fails meanwhile
+    finally:
+        _release(holder)
+    lock.seconds = 30
+    assert _enter_in_thread(lock) == [None]

@@ -154,6 +154,7 @@ class WriteLock:
             except PermissionError:  # made by another user (flock needs no write access)
                 self._fd = os.open(self._path, os.O_RDONLY)
             self._closer = weakref.finalize(self, os.close, self._fd)
+            self._closer.atexit = False  # a waiting acquirer may still use it at exit
         return self._fd
 
     def __enter__(self) -> None:
@@ -164,7 +165,8 @@ class WriteLock:
             fd = self._file()
             if fd is not None:
                 self._flock(fd, deadline)
-        except BaseException:
+        except BaseException:  # a time-out, or an interrupt at any point of the wait
+            self._abandon()
             self._mutex.release()
             raise
 
@@ -184,6 +186,7 @@ class WriteLock:
                     return
                 except BlockingIOError:
                     acquirer = self._waiting = _Acquirer(self, fd)
+                    acquirer.start()
             acquirer.wanted = True
         acquirer.done.wait(max(0.0, deadline - time.monotonic()))
         with self._guard:
@@ -194,15 +197,28 @@ class WriteLock:
         if acquirer.error is not None:
             raise acquirer.error
 
-    def _acquired(self, acquirer: _Acquirer) -> None:
-        """Called by the acquirer's thread once its ``flock`` returned."""
+    def _abandon(self) -> None:
+        """After a failed ``__enter__`` (mutex held): no flock kept, no wait left wanted."""
         with self._guard:
-            if acquirer.wanted or acquirer.error is not None:
+            acquirer = self._waiting
+            if acquirer is not None and not acquirer.done.is_set():
+                acquirer.wanted = False  # it lets go when it gets the lock
+                return
+            self._waiting = None
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)  # nothing held: a no-op
+
+    def _acquired(self, acquirer: _Acquirer) -> None:
+        """Called by the acquirer's thread once its ``flock`` returned (or failed)."""
+        with self._guard:
+            if acquirer.wanted:
                 acquirer.done.set()
                 return
-            fcntl.flock(acquirer.fd, fcntl.LOCK_UN)  # its waiter gave up and nobody took over
+            # Its waiter gave up and nobody took over: let go (a failure goes unreported).
             if self._waiting is acquirer:
                 self._waiting = None
+            if acquirer.error is None:
+                fcntl.flock(acquirer.fd, fcntl.LOCK_UN)
 
 
 class _Acquirer:
@@ -214,6 +230,8 @@ class _Acquirer:
         self.done = threading.Event()
         self.error: OSError | None = None
         self._lock = lock
+
+    def start(self) -> None:
         threading.Thread(target=self._run, name="write-lock-wait", daemon=True).start()
 
     def _run(self) -> None:
