@@ -188,6 +188,8 @@ def test_the_next_writer_takes_over_a_wait_given_up_and_gets_the_lock(tmp_path: 
         writer = threading.Thread(target=second)
         writer.start()
         assert not entered.wait(0.5), "went ahead while another process held the lock"
+        waits = [t for t in threading.enumerate() if t.name == "write-lock-wait"]
+        assert len(waits) == 1, "the second writer started a wait of its own"
     finally:
         _release(holder)
     writer.join(timeout=30)
