@@ -159,7 +159,7 @@ def test_a_raw_only_store_holds_the_same_profiles_without_full_and_audience_bloc
 ) -> None:
     """Same seed, same creators, handles, raw blocks and lookalike columns; only the full and
     audience blocks are left out."""
-    url = fresh_database_url("generated-raw-only")
+    url = fresh_database_url("generated_raw_only")
     upgrade(url)
     lean = create_db_engine(url)
     generate_store(lean, creators=CREATORS, seed=5, raw_only=True, workers=2)
@@ -182,7 +182,7 @@ def test_the_cli_generates_a_raw_only_store(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
-        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("generated-cli-raw-only"),
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("generated_cli_raw_only"),
     }
     cli(env, "db", "upgrade")
     done = cli(env, "data", "generate", "--creators", "40", "--seed", "5", "--raw-only")

@@ -142,7 +142,7 @@ def test_data_index_builds_the_platforms_asked_for_and_names_an_unknown_one(
     env = {
         **os.environ,
         "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
-        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("index-cli"),
+        "CREATOR_ENRICH_DATABASE_URL": fresh_database_url("index_cli"),
     }
     cli(env, "db", "upgrade")
     cli(env, "data", "generate", "--creators", "300", "--seed", "4")
