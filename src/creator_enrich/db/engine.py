@@ -206,7 +206,7 @@ class WriteLock:
                 return
             self._waiting = None
             if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)  # nothing held: a no-op
+                fcntl.flock(self._fd, fcntl.LOCK_UN)  # a lock handed over; a no-op if none
 
     def _acquired(self, acquirer: _Acquirer) -> None:
         """Called by the acquirer's thread once its ``flock`` returned (or failed)."""
