@@ -323,6 +323,13 @@ def wait_finished(client: httpx.Client, url: str, key: str, batch_id: str) -> di
         time.sleep(0.02)
 
 
+def processed_share(client: httpx.Client, url: str, key: str, batch_id: str) -> float:
+    """How much of a batch is processed now, 0..1."""
+    answer = client.get(f"{url}{API}{batch_id}/status/", headers={"Authorization": f"Bearer {key}"})
+    state = answer.json()
+    return float(state["processed_rows"] / state["total_rows"])
+
+
 def delete_batch(client: httpx.Client, url: str, key: str, batch_id: str) -> None:
     answer = client.delete(f"{url}{API}{batch_id}/", headers={"Authorization": f"Bearer {key}"})
     if answer.status_code != 200:
@@ -543,6 +550,34 @@ def lookalike_query(env: dict[str, str], sample: int = 10_000, rounds: int = 4) 
     return per_profile
 
 
+# --- tree against tree (write_latency.py, status_compare.py) -------------------------------
+
+
+def tree_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every tree-against-tree comparison takes; the caller adds its own."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tree", action="append", required=True, help="name=PYTHONPATH")
+    parser.add_argument("--creators", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None)
+    return parser
+
+
+def trees(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(name, PYTHONPATH) of each ``--tree name=dir``."""
+    return [(name, path) for name, _, path in (t.partition("=") for t in args.tree)]
+
+
+def ten_mb_file(env: dict[str, str], folder: Path) -> tuple[Path, list[str]]:
+    """The 10 MB raw file of the store (its known handles first) and those handles."""
+    known = known_values(env, False, 500_000)
+    path = folder / "10mb.csv"
+    write_csv(path, known, False, None)
+    return path, known
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -684,9 +719,9 @@ def main() -> None:
                 url = f"{server.url}{API}{running['batch_id']}/status/"
                 busy = poll_load(args, url, key, args.load_seconds)
                 with httpx.Client(timeout=60) as client:
-                    headers = {"Authorization": f"Bearer {key}"}
-                    state = client.get(url, headers=headers).json()
-                    busy["processed_share"] = state["processed_rows"] / state["total_rows"]
+                    busy["processed_share"] = processed_share(
+                        client, server.url, key, running["batch_id"]
+                    )
                     # Measured: stop it rather than wait (DELETE stops a running batch).
                     delete_batch(client, server.url, key, running["batch_id"])
                 figures["load"]["busy"] = busy

@@ -59,7 +59,6 @@ def batch_run(
     server: e2e.Server, key: str, path: Path, load: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Create a 10 MB raw batch, optionally load the status route meanwhile; figures."""
-    headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(timeout=600) as client:
         started = time.perf_counter()
         created = e2e.create(client, server.url, key, "raw", path)
@@ -68,12 +67,13 @@ def batch_run(
         figures: dict[str, Any] = {"create_s": answered - started}
         if load is not None:
             figures["load"] = measured(server, url, load["rate"], load["seconds"], key)
-            state = client.get(url, headers=headers).json()
-            figures["processed_share"] = state["processed_rows"] / state["total_rows"]
+            figures["processed_share"] = e2e.processed_share(
+                client, server.url, key, created["batch_id"]
+            )
         done = e2e.wait_finished(client, server.url, key, created["batch_id"])
         figures["finish_s"] = time.perf_counter() - answered
         figures["rows_per_s"] = done["total_rows"] / figures["finish_s"]
-        client.delete(f"{server.url}{e2e.API}{created['batch_id']}/", headers=headers)
+        e2e.delete_batch(client, server.url, key, created["batch_id"])
     return figures
 
 
@@ -117,26 +117,19 @@ def one(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--tree", action="append", required=True, help="name=PYTHONPATH")
-    parser.add_argument("--creators", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = e2e.tree_parser(__doc__)
     parser.add_argument("--rates", default="200,300,500,700")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--busy-rate", type=float, default=500)
     parser.add_argument("--busy-seconds", type=float, default=10)
     parser.add_argument("--quiet-batch", action="store_true")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",") if r]
-    trees = [tuple(t.split("=", 1)) for t in args.tree]
+    trees = e2e.trees(args)
     env, _ = e2e.ensure_store(args.creators, index=False)
     work = Path(tempfile.mkdtemp(prefix="status-compare-"))
-    big, small = work / "10mb.csv", work / "small.csv"
-    known = e2e.known_values(env, False, 500_000)
-    e2e.write_csv(big, known, False, None)
+    big, known = e2e.ten_mb_file(env, work)
+    small = work / "small.csv"
     e2e.write_csv(small, known, False, 100)
     print(f"{e2e.machine()}; load {e2e.load()}", flush=True)
     results: list[dict[str, Any]] = []

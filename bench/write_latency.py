@@ -17,7 +17,6 @@ Prints p50, p99 and the worst latency of the calls; compare trees within one run
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -73,9 +72,9 @@ def one(name: str, pythonpath: str, creators: int, big: Path, handles: list[str]
             created = e2e.create(client, server.url, key, "raw", big)
             answered = time.perf_counter()
             result["busy"] = summary(calls(client, server.url, key, handles))
-            status_url = f"{server.url}{e2e.API}{created['batch_id']}/status/"
-            state = client.get(status_url, headers={"Authorization": f"Bearer {key}"}).json()
-            result["processed_share"] = state["processed_rows"] / state["total_rows"]
+            result["processed_share"] = e2e.processed_share(
+                client, server.url, key, created["batch_id"]
+            )
             done = e2e.wait_finished(client, server.url, key, created["batch_id"])
             result["rows_per_s"] = done["total_rows"] / (time.perf_counter() - answered)
             e2e.delete_batch(client, server.url, key, created["batch_id"])
@@ -91,20 +90,12 @@ def one(name: str, pythonpath: str, creators: int, big: Path, handles: list[str]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--tree", action="append", required=True, help="name=PYTHONPATH")
-    parser.add_argument("--creators", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = e2e.tree_parser(__doc__)
     parser.add_argument("--calls", type=int, default=60)
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    trees = [tuple(t.split("=", 1)) for t in args.tree]
+    trees = e2e.trees(args)
     env, _ = e2e.ensure_store(args.creators, index=False)
-    known = e2e.known_values(env, False, 500_000)
-    big = Path(tempfile.mkdtemp(prefix="write-latency-")) / "10mb.csv"
-    e2e.write_csv(big, known, False, None)
+    big, known = e2e.ten_mb_file(env, Path(tempfile.mkdtemp(prefix="write-latency-")))
     handles = known[: args.calls]
     print(f"{e2e.machine()}; load {e2e.load()}", flush=True)
     results = []
