@@ -54,12 +54,13 @@ def find_stale_chunks(
     """
     if everything:
         take_back_running_chunks(engine)
+        all_queued = True
     now = utcnow()
     stale_before = now - timedelta(seconds=requeue_after_seconds)
     result = SweepResult()
     with write_transaction(engine) as conn:
         queued_cond = BatchChunk.status == states.CHUNK_QUEUED
-        if not (everything or all_queued):
+        if not all_queued:
             queued_cond = and_(
                 queued_cond,
                 or_(BatchChunk.enqueued_at.is_(None), BatchChunk.enqueued_at < stale_before),
