@@ -524,10 +524,13 @@ def poll_load(args: argparse.Namespace, url: str, key: str, seconds: int) -> dic
 # --- lookalike query time -------------------------------------------------------------------
 
 
-def lookalike_query(env: dict[str, str], sample: int = 10_000, rounds: int = 4) -> list[float]:
+def lookalike_query(
+    env: dict[str, str], sample: int = 10_000, rounds: int = 4
+) -> tuple[int, list[float]]:
     """Seconds per profile for lookalikes (k=10) of `sample` random Instagram profiles, index
     built, in `rounds` rounds of fresh samples: the first one cold (the index's mapped pages
-    are read in, which on a store bigger than the page cache means the disk), then warm."""
+    are read in, which on a store bigger than the page cache means the disk), then warm.
+    Returns (profiles per round, seconds per profile of each round)."""
     import random
 
     from creator_enrich.db.engine import create_db_engine
@@ -540,14 +543,15 @@ def lookalike_query(env: dict[str, str], sample: int = 10_000, rounds: int = 4) 
     engine = create_db_engine(f"sqlite:///{db_path(env)}")
     data = Path(env["CREATOR_ENRICH_DATA_DIR"])
     lookalikes_for(engine, data, PLATFORM, pick.sample(ids, 10), k=10)  # loads the index
+    sample = min(sample, len(ids))
     per_profile = []
     for _ in range(rounds):
-        chosen = pick.sample(ids, min(sample, len(ids)))
+        chosen = pick.sample(ids, sample)
         started = time.perf_counter()
         lookalikes_for(engine, data, PLATFORM, chosen, k=10)
         per_profile.append((time.perf_counter() - started) / len(chosen))
     engine.dispose()
-    return per_profile
+    return sample, per_profile
 
 
 # --- tree against tree (write_latency.py, status_compare.py) -------------------------------
@@ -734,13 +738,13 @@ def main() -> None:
         finally:
             server.stop()
         if (Path(env["CREATOR_ENRICH_DATA_DIR"]) / "INDEXED").exists():
-            cold, *warm = lookalike_query(env)
+            sample, (cold, *warm) = lookalike_query(env)
             look = statistics.median(warm)
             figures["lookalike_ms_per_profile"] = round(look * 1000, 3)
             figures["lookalike_cold_ms_per_profile"] = round(cold * 1000, 3)
             print(
                 f"  lookalikes (k=10): {look * 1000:.3f} ms per profile (median of "
-                f"{len(warm)} warm rounds of 10,000; the first, cold: {cold * 1000:.3f} ms)  "
+                f"{len(warm)} warm rounds of {sample:,}; the first, cold: {cold * 1000:.3f} ms)  "
                 f"(load {load()})"
             )
 
