@@ -139,6 +139,12 @@ def _enter_in_thread(lock: WriteLock) -> list[BaseException | None]:
     return outcome
 
 
+def _gives_up(lock: WriteLock) -> None:
+    """Entering ``lock`` fails, after its time limit, with SQLite's own error."""
+    [error] = _enter_in_thread(lock)
+    assert isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
 def _eventually_free(lock_file: Path) -> bool:
     deadline = time.monotonic() + 10
     while other_process_sees(lock_file) != "free":
@@ -159,8 +165,7 @@ def test_a_writer_gives_up_with_database_is_locked_when_the_holder_never_lets_go
     holder = _holder(database)
     lock = WriteLock(str(database), seconds=0.3)
     try:
-        [error] = _enter_in_thread(lock)
-        assert isinstance(error, OperationalError) and "database is locked" in str(error)
+        _gives_up(lock)
     finally:
         _release(holder)
     assert _eventually_free(lock_file), "the given-up wait took the lock and kept it"
@@ -175,8 +180,7 @@ def test_the_next_writer_takes_over_a_wait_given_up_and_gets_the_lock(tmp_path: 
     holder = _holder(database)
     lock = WriteLock(str(database), seconds=0.3)
     try:
-        [error] = _enter_in_thread(lock)
-        assert isinstance(error, OperationalError)
+        _gives_up(lock)
         lock.seconds = 30
         entered = threading.Event()
 
@@ -300,8 +304,7 @@ def test_a_failed_wait_given_up_is_not_handed_to_the_next_writer(
 
     monkeypatch.setattr(fcntl, "flock", flock)
     try:
-        [error] = _enter_in_thread(lock)
-        assert isinstance(error, OperationalError)
+        _gives_up(lock)
         time.sleep(0.6)  # the acquirer fails meanwhile
     finally:
         _release(holder)
