@@ -100,8 +100,8 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"  # another worker
-    rows, outcomes = processing.read_chunk(private, stale, DATA_DIR)
-    assert processing.commit_chunk(private, stale, outcomes, rows) == "fenced"
+    read = processing.read_chunk(private, stale, DATA_DIR)
+    assert processing.commit_chunk(private, stale, read, DATA_DIR) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
     assert_money_invariants(private, caller.account_id, Decimal(10))
 
@@ -112,14 +112,15 @@ def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private
     caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
     claim = processing.claim_chunk(private, batch_id, 0, lease_seconds=60)
     assert claim is not None
-    rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
+    read = processing.read_chunk(private, claim, DATA_DIR)
+    rows = read.rows
     with write_transaction(private) as conn:
         conn.execute(
             insert(BatchResult).values(
                 batch_id=batch_id, row_no=rows[3].row_no, status="failed", reason="by hand"
             )
         )
-    assert processing.commit_chunk(private, claim, outcomes, rows) == "done"
+    assert processing.commit_chunk(private, claim, read, DATA_DIR) == "done"
     with read_connection(private) as conn:
         kept = conn.execute(
             select(BatchResult.status, BatchResult.reason).where(
@@ -144,9 +145,9 @@ def test_a_chunk_in_flight_when_its_batch_is_deleted_stores_and_charges_nothing(
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
     claim = processing.claim_chunk(private, batch_id, 1, lease_seconds=60)
     assert claim is not None
-    rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
+    read = processing.read_chunk(private, claim, DATA_DIR)
     assert delete_batch(private, caller, batch_id)["previous_status"] == "processing"
-    assert processing.commit_chunk(private, claim, outcomes, rows) == "fenced"
+    assert processing.commit_chunk(private, claim, read, DATA_DIR) == "fenced"
     assert processing.process_chunk(private, batch_id, 2, 60, DATA_DIR) == "skipped"
     with read_connection(private) as conn:
         charged = conn.execute(
@@ -236,7 +237,10 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
         private, requeue_after_seconds=300, max_attempts=5, everything=True
     ).resend
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
-    assert processing.commit_chunk(private, dead, {}, []) == "fenced"  # a chunk with no rows
+    nothing = processing.ChunkRead([], {}, None)
+    assert (
+        processing.commit_chunk(private, dead, nothing, DATA_DIR) == "fenced"
+    )  # a chunk with no rows
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
 
 
@@ -287,8 +291,8 @@ def test_a_live_worker_keeps_its_lease_while_work_outlasts_it(private: Any) -> N
         swept = find_stale_chunks(private, requeue_after_seconds=300, max_attempts=5)
         assert (batch_id, 0) not in swept.resend
         assert processing.claim_chunk(private, batch_id, 0, lease_seconds=60) is None
-        rows, outcomes = processing.read_chunk(private, claim, DATA_DIR)
-        assert processing.commit_chunk(private, claim, outcomes, rows) == "done"
+        read = processing.read_chunk(private, claim, DATA_DIR)
+        assert processing.commit_chunk(private, claim, read, DATA_DIR) == "done"
     assert _lease_expires_at(private, batch_id) is None  # renewal stops with the chunk done
     assert batch_status(private, caller, batch_id)["status"] == "finished"
 

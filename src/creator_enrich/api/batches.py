@@ -268,10 +268,10 @@ def _results_response(
     }
     if fmt == "json":
         return StreamingResponse(
-            stream_json(engine, batch.id), media_type="application/json", headers=headers
+            stream_json(engine, batch), media_type="application/json", headers=headers
         )
     return StreamingResponse(
-        stream_csv(engine, batch.id, batch.mode, batch.platform),
+        stream_csv(engine, batch),
         media_type="text/csv; charset=utf-8",
         headers=headers,
     )

@@ -2,7 +2,8 @@
 
 Neither format is built whole in memory: each page of rows is read in its own short transaction
 (keyset pagination on row_no) and written out before the next is read. Stored records are JSON
-text, so the JSON export embeds them without decoding.
+text, so the JSON export embeds them without decoding. A result that refers to its profile
+(``BatchResult.profile_id``) gets the profile's block joined in the same page query.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from sqlalchemy import Engine, and_, func, select
 
 from creator_enrich.batches import states
 from creator_enrich.db.engine import read_connection
-from creator_enrich.db.schema import BatchResult, BatchRow
+from creator_enrich.db.schema import BatchResult, BatchRow, Profile
 from creator_enrich.enrichment.columns import column_names, column_paths
+from creator_enrich.enrichment.options import EnrichOptions
+from creator_enrich.enrichment.records import assemble, referenced_block
 
 PAGE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -29,57 +32,79 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
-def _pages(engine: Engine, batch_id: str) -> Iterator[Sequence[Any]]:
-    result_row = func.coalesce(BatchRow.dup_of, BatchRow.row_no)
-    after = 0
-    while True:
-        with read_connection(engine) as conn:
-            page = conn.execute(
-                select(
-                    BatchRow.row_no,
-                    BatchRow.input_value,
-                    BatchRow.invalid_reason,
-                    BatchRow.dup_of,
-                    BatchResult.status,
-                    BatchResult.data,
-                    BatchResult.reason,
-                )
-                .outerjoin(
-                    BatchResult,
-                    and_(
-                        BatchResult.batch_id == BatchRow.batch_id, BatchResult.row_no == result_row
-                    ),
-                )
-                .where(BatchRow.batch_id == batch_id, BatchRow.row_no > after)
-                .order_by(BatchRow.row_no)
-                .limit(PAGE)
-            ).all()
-        if not page:
-            return
-        yield page
-        after = page[-1].row_no
+class _Records:
+    """How one batch's stored results become records: read as stored, or assembled with the
+    block of the profile they refer to (raw and full)."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch_id: str = batch.id
+        self.platform: str = batch.platform or ""
+        try:
+            self.block = referenced_block(EnrichOptions.from_dict(orjson.loads(batch.options)))
+        except (TypeError, ValueError):  # its chunks failed before any lookup: nothing refers
+            self.block = None
+
+    def pages(self, engine: Engine) -> Iterator[Sequence[Any]]:
+        result_row = func.coalesce(BatchRow.dup_of, BatchRow.row_no)
+        columns: list[Any] = [
+            BatchRow.row_no,
+            BatchRow.input_value,
+            BatchRow.invalid_reason,
+            BatchRow.dup_of,
+            BatchResult.status,
+            BatchResult.data,
+            BatchResult.reason,
+            BatchResult.profile_id,
+        ]
+        if self.block is not None:
+            columns += [
+                self.block[0].label("ref_block"),
+                Profile.audience_json.label("ref_audience"),
+            ]
+        query = select(*columns).outerjoin(
+            BatchResult,
+            and_(BatchResult.batch_id == BatchRow.batch_id, BatchResult.row_no == result_row),
+        )
+        if self.block is not None:
+            query = query.outerjoin(Profile, Profile.id == BatchResult.profile_id)
+        after = 0
+        while True:
+            with read_connection(engine) as conn:
+                page = conn.execute(
+                    query.where(BatchRow.batch_id == self.batch_id, BatchRow.row_no > after)
+                    .order_by(BatchRow.row_no)
+                    .limit(PAGE)
+                ).all()
+            if not page:
+                return
+            yield page
+            after = page[-1].row_no
+
+    def view(self, row: Any) -> tuple[str, str | None, str | None]:
+        """(status, data, reason) as the row should be reported."""
+        if row.invalid_reason is not None:
+            return states.ROW_INVALID, None, row.invalid_reason
+        if row.status is None:
+            return states.ROW_PENDING, None, "not processed yet"
+        reason = row.reason
+        if row.dup_of is not None:
+            note = f"duplicate of row {row.dup_of}; enriched and charged once"
+            reason = f"{reason}; {note}" if reason else note
+        data = row.data
+        if row.profile_id is not None and self.block is not None:
+            data = assemble(self.platform, row.ref_block, row.ref_audience, self.block[1], data)
+        return row.status, data, reason
 
 
-def _row_view(row: Any) -> tuple[str, str | None, str | None]:
-    """(status, data, reason) as the row should be reported."""
-    if row.invalid_reason is not None:
-        return states.ROW_INVALID, None, row.invalid_reason
-    if row.status is None:
-        return states.ROW_PENDING, None, "not processed yet"
-    reason = row.reason
-    if row.dup_of is not None:
-        note = f"duplicate of row {row.dup_of}; enriched and charged once"
-        reason = f"{reason}; {note}" if reason else note
-    return row.status, row.data, reason
-
-
-def stream_json(engine: Engine, batch_id: str) -> Iterator[bytes]:
+def stream_json(engine: Engine, batch: Any) -> Iterator[bytes]:
+    """``batch``: its row (id, options)."""
+    records = _Records(batch)
     yield b"["
     first = True
-    for page in _pages(engine, batch_id):
+    for page in records.pages(engine):
         parts = []
         for row in page:
-            status, data, reason = _row_view(row)
+            status, data, reason = records.view(row)
             parts.append(
                 b'{"input_value":'
                 + orjson.dumps(row.input_value)
@@ -117,16 +142,18 @@ def _lookup(record: Any, path: tuple[str, ...]) -> Any:
     return record
 
 
-def stream_csv(engine: Engine, batch_id: str, mode: str, platform: str | None) -> Iterator[bytes]:
-    paths = column_paths(mode, platform)
+def stream_csv(engine: Engine, batch: Any) -> Iterator[bytes]:
+    """``batch``: its row (id, mode, platform, options)."""
+    records = _Records(batch)
+    paths = column_paths(batch.mode, batch.platform)
     buffer = io.StringIO()
     # Every cell quoted (OWASP): a spreadsheet that splits on ";" or tab (other locales) cannot
     # cut a value such as "x;=cmd|..." into a cell that starts a formula.
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(["input_value", "status", *column_names(mode, platform), "reason"])
-    for page in _pages(engine, batch_id):
+    writer.writerow(["input_value", "status", *column_names(batch.mode, batch.platform), "reason"])
+    for page in records.pages(engine):
         for row in page:
-            status, data, reason = _row_view(row)
+            status, data, reason = records.view(row)
             record = orjson.loads(data) if data is not None else None
             cells = (
                 [_cell(_lookup(record, p)) for p in paths]

@@ -4,6 +4,10 @@ Exactly-once charging does not depend on the queue: a chunk may be delivered twi
 after its lease expired. The claim is a conditional UPDATE; the commit re-checks the lease token
 (fencing); results are inserted with a conflict guard and only newly stored rows are charged,
 with one ledger row per charged row under a unique key.
+
+A found raw or full result refers to its profile instead of copying the block (see
+``references``): if the platform's profiles changed between the read and the commit, the commit
+reads the chunk again under its write lock, so a result never points at data it did not see.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, update
 
 from creator_enrich.batches import failpoints, states
 from creator_enrich.batches.leases import LeaseKeeper
+from creator_enrich.creators import revisions
 from creator_enrich.credits.ledger import charge_rows, locked_balance
 from creator_enrich.db.dialect import insert_ignoring_conflicts, insert_many
 from creator_enrich.db.engine import read_connection, write_transaction
@@ -160,6 +165,16 @@ class _Row:
     weight: int
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkRead:
+    """What a worker read for its chunk: the pending rows, each distinct key's outcome, and the
+    profile revision of the batch's platform that the outcomes were read at (None: no platform)."""
+
+    rows: list[_Row]
+    outcomes: dict[str, Outcome]
+    revision: int | None
+
+
 def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
     """The chunk's rows that have no stored result yet (all of them, unless resumed)."""
     ids = {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}
@@ -215,7 +230,7 @@ def _finish_chunk(conn: Connection, claim: Claim, chunk_status: str) -> None:
     )
 
 
-RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits")
+RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits", "profile_id")
 
 
 def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]]) -> int:
@@ -232,23 +247,36 @@ def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]
     return len(chunk)
 
 
-def commit_chunk(
-    engine: Engine, claim: Claim, outcomes: dict[str, Outcome], rows: list[_Row]
-) -> str:
+def commit_chunk(engine: Engine, claim: Claim, read: ChunkRead, data_dir: Path) -> str:
     """Store, charge and count in one transaction. Returns what happened, for logs and tests."""
     with write_transaction(engine) as conn:
-        outcome = _store_and_charge(conn, claim, outcomes, rows)
+        outcome = _store_and_charge(conn, claim, read, EnrichContext(conn, engine, data_dir, True))
         failpoints.reach("before_commit")
     failpoints.reach("after_commit")
     return outcome
 
 
-def _store_and_charge(
-    conn: Connection, claim: Claim, outcomes: dict[str, Outcome], rows: list[_Row]
-) -> str:
+def _current_outcomes(ctx: EnrichContext, claim: Claim, read: ChunkRead) -> dict[str, Outcome]:
+    """The read's outcomes, or, if a profile of the platform changed since, the chunk read again
+    in this write transaction (on PostgreSQL the revision row stays share-locked until the
+    commit, so no import can change the platform's profiles in between)."""
+    platform = claim.options.platform
+    if read.revision is None or platform is None:
+        return read.outcomes
+    if revisions.current(ctx.conn, platform, lock=True) == read.revision:
+        return read.outcomes
+    log.info(
+        "chunk %s/%s: profiles changed since read; reading again", claim.batch_id, claim.chunk_no
+    )
+    return enrich(ctx, claim.options, sorted({r.key for r in read.rows}))
+
+
+def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead, ctx: EnrichContext) -> str:
     """The statements of a chunk commit: fence, results, charges, counters, chunk state."""
     if not _holds_lease(conn, claim):
         return "fenced"
+    rows = read.rows
+    outcomes = _current_outcomes(ctx, claim, read)
     chunk = [(row, outcomes[row.key]) for row in rows]
     paid = _affordable(conn, claim, chunk)
     paused = paid < len(chunk)
@@ -263,7 +291,15 @@ def _store_and_charge(
         RESULTS,
         RESULT_COLUMNS,
         [
-            (claim.batch_id, row.row_no, o.status, o.data, o.reason, cost.get(o.status, 0))
+            (
+                claim.batch_id,
+                row.row_no,
+                o.status,
+                o.data,
+                o.reason,
+                cost.get(o.status, 0),
+                o.profile_id,
+            )
             for row, o in new
         ],
     )
@@ -303,14 +339,15 @@ def _store_and_charge(
     return "done"
 
 
-def read_chunk(
-    engine: Engine, claim: Claim, data_dir: Path
-) -> tuple[list[_Row], dict[str, Outcome]]:
+def read_chunk(engine: Engine, claim: Claim, data_dir: Path) -> ChunkRead:
     """The claimed chunk's pending rows and the outcome of each distinct key (no writes)."""
+    platform = claim.options.platform
     with read_connection(engine) as conn:
+        # Read first: a change committed after it shows as a newer revision at the commit.
+        revision = revisions.current(conn, platform) if platform is not None else None
         rows = _pending_rows(conn, claim)
-        ctx = EnrichContext(conn, engine, data_dir)
-        return rows, enrich(ctx, claim.options, sorted({r.key for r in rows}))
+        ctx = EnrichContext(conn, engine, data_dir, refer=True)
+        return ChunkRead(rows, enrich(ctx, claim.options, sorted({r.key for r in rows})), revision)
 
 
 def process_chunk(
@@ -321,8 +358,7 @@ def process_chunk(
         return "skipped"
     try:
         with LeaseKeeper(engine, claim, lease_seconds):
-            rows, outcomes = read_chunk(engine, claim, data_dir)
-            return commit_chunk(engine, claim, outcomes, rows)
+            return commit_chunk(engine, claim, read_chunk(engine, claim, data_dir), data_dir)
     except Exception:
         release_chunk(engine, claim)
         raise

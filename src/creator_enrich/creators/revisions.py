@@ -18,8 +18,9 @@ def bump(conn: Connection, platform: str) -> None:
         conn.execute(insert(ProfileRevision).values(platform=platform, revision=1))
 
 
-def current(conn: Connection, platform: str) -> int:
-    found = conn.execute(
-        select(ProfileRevision.revision).where(ProfileRevision.platform == platform)
-    ).scalar()
+def current(conn: Connection, platform: str, *, lock: bool = False) -> int:
+    """``lock``: hold the row shared until the transaction ends (PostgreSQL), so that no import
+    can bump it, and so change the platform's profiles, before this transaction commits."""
+    query = select(ProfileRevision.revision).where(ProfileRevision.platform == platform)
+    found = conn.execute(query.with_for_update(read=True) if lock else query).scalar()
     return int(found or 0)

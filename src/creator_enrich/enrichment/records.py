@@ -42,6 +42,9 @@ class Outcome:
     status: str
     data: str | None = None
     reason: str | None = None
+    # Set (batches only) when the record's primary block is left in the store: the record is
+    # assemble(block of this profile, data), built when it is sent.
+    profile_id: int | None = None
 
 
 NOT_FOUND_OUTCOME = Outcome(NOT_FOUND, None, "No data found")
@@ -56,9 +59,23 @@ class EnrichContext:
     conn: Connection
     engine: Engine
     data_dir: Path
+    # A batch stores results that refer to the primary profile rather than copy its block
+    # (``BatchResult``); a single enrichment answers with the whole record.
+    refer: bool = False
 
 
 Builder = Callable[[EnrichContext, EnrichOptions, Sequence[str]], dict[str, Outcome]]
+
+
+def assemble(
+    platform: str, block: str | None, audience_json: str | None, audience: bool, rest: str | None
+) -> str:
+    """A record that starts with the primary profile's block: ``rest`` is what follows it
+    (``,"youtube":{...},...``), empty for raw."""
+    block = block or "{}"
+    if audience:
+        block = _with_audience(block, audience_json or EMPTY_AUDIENCE)
+    return '{"' + platform + '":' + block + (rest or "") + "}"
 
 
 def _with_audience(block: str, audience: str) -> str:
@@ -113,10 +130,17 @@ def build_raw(
     """``raw``: the platform block as the platform reports it, grouped under the platform name."""
     platform = options.platform
     assert platform is not None
+    if ctx.refer:  # the index alone answers: no block is read
+        ids = store.find_profiles(ctx.conn, platform, keys, Profile.id)
+        return {
+            key: Outcome(SUCCESS, profile_id=ids[key].id) if key in ids else NOT_FOUND_OUTCOME
+            for key in keys
+        }
     found = store.raw_blocks(ctx.conn, platform, keys)
-    prefix = '{"' + platform + '":'
     return {
-        key: Outcome(SUCCESS, prefix + found[key] + "}") if key in found else NOT_FOUND_OUTCOME
+        key: Outcome(SUCCESS, assemble(platform, found[key], None, False, None))
+        if key in found
+        else NOT_FOUND_OUTCOME
         for key in keys
     }
 
@@ -158,11 +182,14 @@ def _handle_records(
 ) -> dict[str, Outcome]:
     platform = options.platform
     assert platform is not None
-    audience = parts.audience(options) and platform in AUDIENCE_PLATFORMS
+    audience = _audience(parts, options)
     lookalikes = parts.lookalikes(options)
-    columns = [Profile.id, Profile.creator_id, parts.block_column.label("block")]
-    if audience:
-        columns.append(Profile.audience_json)
+    refer = ctx.refer and referenced_block(options) is not None
+    columns: list[Any] = [Profile.id, Profile.creator_id]
+    if not refer:
+        columns.append(parts.block_column.label("block"))
+        if audience:
+            columns.append(Profile.audience_json)
     primary = store.find_profiles(ctx.conn, platform, keys, *columns)
     creator_ids = {row.creator_id for row in primary.values()}
     creators = store.creators_by_id(ctx.conn, creator_ids)
@@ -192,18 +219,36 @@ def _handle_records(
         if options.email_required == "must_have" and not creator.email:
             outcomes[key] = NO_EMAIL
             continue
-        block = row.block or "{}"
-        if audience:
-            block = _with_audience(block, row.audience_json or EMPTY_AUDIENCE)
-        items = ['"' + platform + '":' + block]
+        items = [""]  # the block's place: what follows it starts with a comma
         for other in others.get(row.creator_id, ()):
             items.append('"' + other.platform + '":' + _secondary(other))
         if parts.creator_fields:
             items.append(_creator_fields(creator.data))
         if lookalikes:
             items.append('"lookalikes":' + similar[row.id])
-        outcomes[key] = Outcome(SUCCESS, "{" + ",".join(items) + "}")
+        rest = ",".join(items)
+        if refer:
+            outcomes[key] = Outcome(SUCCESS, rest or None, profile_id=row.id)
+        else:
+            record = assemble(
+                platform, row.block, row.audience_json if audience else None, audience, rest
+            )
+            outcomes[key] = Outcome(SUCCESS, record)
     return outcomes
+
+
+def _audience(parts: HandleParts, options: EnrichOptions) -> bool:
+    return parts.audience(options) and options.platform in AUDIENCE_PLATFORMS
+
+
+def referenced_block(options: EnrichOptions) -> tuple[Any, bool] | None:
+    """The profile column a stored batch result of these options refers to, and whether the
+    audience block is merged into it; None for modes whose results hold their whole record."""
+    if options.mode == "raw":
+        return Profile.raw_json, False
+    if options.mode == "full":
+        return FULL.block_column, _audience(FULL, options)
+    return None
 
 
 def _allowed(options: EnrichOptions, platform: str, followers: int) -> bool:

@@ -1,0 +1,206 @@
+"""Found raw and full results refer to their profile instead of copying its block, and still
+never change after they were charged: an import that changes the profile writes the old block
+into them first, and an import between a chunk's read and its commit makes the commit read again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from creator_enrich.accounts.service import Caller, create_account
+from creator_enrich.batches import processing
+from creator_enrich.batches.create_form import parse_create_form
+from creator_enrich.batches.exports import stream_csv, stream_json
+from creator_enrich.batches.service import create_batch, get_batch_unchecked
+from creator_enrich.config import Settings
+from creator_enrich.creators.generate import generate_store
+from creator_enrich.creators.handles import normalise_handle
+from creator_enrich.creators.importer import export_jsonl, import_jsonl
+from creator_enrich.db.engine import create_db_engine, read_connection
+from creator_enrich.db.migrate import upgrade
+from creator_enrich.db.schema import BatchResult, LedgerEntry
+from creator_enrich.enrichment.options import EnrichOptions
+from creator_enrich.enrichment.records import EnrichContext, enrich
+from tests.databases import DATA_DIR, fresh_database_url
+from tests.helpers import csv_of, handles
+
+_stores = itertools.count()
+FULL_WITH_AUDIENCE = {"include_audience_data": "true", "include_lookalikes": "false"}
+
+
+@pytest.fixture
+def store() -> Any:
+    """A store of its own: the tests change profiles in it."""
+    url = fresh_database_url(f"references{next(_stores)}")
+    upgrade(url)
+    engine = create_db_engine(url)
+    generate_store(engine, creators=200, seed=13)
+    yield engine
+    engine.dispose()
+
+
+def _known(engine: Any, count: int) -> list[str]:
+    """Instagram handles of the store, as lookup keys (so they name the outcomes too)."""
+    return [normalise_handle("instagram", h) for h in handles(engine, "instagram", count)]
+
+
+def _create(engine: Any, mode: str, values: list[str], **fields: str) -> str:
+    settings = Settings(chunk_size=10)
+    account_id = create_account(engine, f"r-{uuid.uuid4().hex[:8]}", Decimal(100))
+    caller = Caller(account_id=account_id, key_id="test", read_only=False)
+    form = {"enrichment_mode": [mode], "platform": ["instagram"]}
+    form |= {name: [value] for name, value in fields.items()}
+    request = parse_create_form(form, settings)
+    created, _ = create_batch(engine, settings, caller, request, csv_of("handle", values).encode())
+    return str(created["batch_id"])
+
+
+def _run(engine: Any, mode: str, values: list[str], **fields: str) -> str:
+    batch_id = _create(engine, mode, values, **fields)
+    chunks = (len(values) + 9) // 10
+    for chunk_no in range(chunks):
+        assert processing.process_chunk(engine, batch_id, chunk_no, 60, DATA_DIR) == "done"
+    return batch_id
+
+
+def _json(engine: Any, batch_id: str) -> list[dict[str, Any]]:
+    body = b"".join(stream_json(engine, get_batch_unchecked(engine, batch_id)))
+    return orjson.loads(body)  # type: ignore[no-any-return]
+
+
+def _csv(engine: Any, batch_id: str) -> list[list[str]]:
+    body = b"".join(stream_csv(engine, get_batch_unchecked(engine, batch_id))).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def _stored(engine: Any, batch_id: str) -> dict[int, Any]:
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(BatchResult.row_no, BatchResult.data, BatchResult.profile_id).where(
+                BatchResult.batch_id == batch_id
+            )
+        ).all()
+    return {row.row_no: row for row in rows}
+
+
+def _whole_records(engine: Any, mode: str, keys: list[str], **flags: bool) -> dict[str, Any]:
+    """What a single enrichment answers for each handle: the record with every block in it."""
+    options = EnrichOptions(mode=mode, platform="instagram", **flags)
+    lookup = {key: normalise_handle("instagram", key) for key in keys}
+    with read_connection(engine) as conn:
+        outcomes = enrich(
+            EnrichContext(conn, engine, DATA_DIR), options, sorted(set(lookup.values()))
+        )
+    return {
+        key: orjson.loads(o.data) if (o := outcomes[k]).data else None for key, k in lookup.items()
+    }
+
+
+def _change_instagram(engine: Any, tmp_path: Path, handle: str, **changes: str) -> None:
+    """Import the creator of ``handle`` (a lookup key) again with its Instagram block changed."""
+    exported = io.BytesIO()
+    export_jsonl(engine, exported)
+    for line in exported.getvalue().splitlines():
+        record = orjson.loads(line)
+        username = record.get("instagram", {}).get("username")
+        if username and normalise_handle("instagram", username) == handle:
+            record["instagram"].update(changes)
+            path = tmp_path / f"change-{uuid.uuid4().hex[:6]}.jsonl"
+            path.write_bytes(orjson.dumps(record) + b"\n")
+            assert import_jsonl(engine, path).updated == 1
+            return
+    raise AssertionError(f"{handle} is not in the store")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fields", "flags"),
+    [
+        ("raw", {}, {}),
+        ("full", FULL_WITH_AUDIENCE, {"include_audience_data": True, "include_lookalikes": False}),
+    ],
+)
+def test_a_found_result_stores_no_copy_of_the_block_and_sends_the_whole_record(
+    store: Any, mode: str, fields: dict[str, str], flags: dict[str, bool]
+) -> None:
+    known = _known(store, 12)
+    values = [*known, "no_such_creator_xyz"]
+    batch_id = _run(store, mode, values, **fields)
+    stored = _stored(store, batch_id)
+    found = [row for row in stored.values() if row.profile_id is not None]
+    assert len(found) == 12
+    # raw keeps nothing of the record; full keeps only what follows the block (secondaries,
+    # creator fields), never the Instagram block itself
+    for row in found:
+        if mode == "raw":
+            assert row.data is None
+        else:
+            assert row.data.startswith(",") and '"instagram":{' not in row.data
+    expected = _whole_records(store, mode, [*known, "no_such_creator_xyz"], **flags)
+    sent = _json(store, batch_id)
+    assert [r["enrichment_data"] for r in sent] == [expected[v] for v in values]
+    assert sent[-1]["status"] == "not_found"
+
+
+@pytest.mark.parametrize(("mode", "fields"), [("raw", {}), ("full", FULL_WITH_AUDIENCE)])
+def test_an_import_after_the_batch_leaves_its_download_as_it_was_charged(
+    store: Any, tmp_path: Path, mode: str, fields: dict[str, str]
+) -> None:
+    known = _known(store, 15)
+    batch_id = _run(store, mode, known, **fields)
+    before_json, before_csv = _json(store, batch_id), _csv(store, batch_id)
+    assert all(r["status"] == "success" for r in before_json)
+    _change_instagram(store, tmp_path, known[4], biography="changed after the batch")
+
+    assert _json(store, batch_id) == before_json
+    assert _csv(store, batch_id) == before_csv
+    written_out = [row for row in _stored(store, batch_id).values() if row.profile_id is None]
+    assert len(written_out) == 1 and "changed after" not in written_out[0].data
+    # a new batch sees the import
+    again = _json(store, _run(store, mode, [known[4]], **fields))
+    assert again[0]["enrichment_data"]["instagram"]["biography"] == "changed after the batch"
+
+
+def test_the_same_profile_in_many_batches_is_written_out_into_each(
+    store: Any, tmp_path: Path
+) -> None:
+    handle = _known(store, 1)[0]
+    batches = [_run(store, "raw", [handle]) for _ in range(3)]
+    before = [_json(store, b) for b in batches]
+    _change_instagram(store, tmp_path, handle, biography="changed once")
+    assert [_json(store, b) for b in batches] == before
+
+
+def test_an_import_between_a_chunks_read_and_its_commit_is_read_again(
+    store: Any, tmp_path: Path
+) -> None:
+    """The chunk found the handle; before its commit an import renamed that account. Without
+    the revision check the result would point at the renamed profile and send its data for
+    the old handle (charged, too)."""
+    known = _known(store, 10)
+    batch_id = _create(store, "raw", known)
+    claim = processing.claim_chunk(store, batch_id, 0, lease_seconds=60)
+    assert claim is not None
+    read = processing.read_chunk(store, claim, DATA_DIR)
+    assert read.outcomes[known[2]].status == "success"
+    _change_instagram(store, tmp_path, known[2], username="renamed_meanwhile_7")
+
+    assert processing.commit_chunk(store, claim, read, DATA_DIR) == "done"
+    sent = {r["input_value"]: r for r in _json(store, batch_id)}
+    assert sent[known[2]]["status"] == "not_found"
+    assert sent[known[2]]["enrichment_data"] is None
+    assert all(sent[h]["status"] == "success" for h in known if h != known[2])
+    with read_connection(store) as conn:
+        charged = conn.execute(
+            select(LedgerEntry.row_no).where(LedgerEntry.batch_id == batch_id)
+        ).all()
+    assert len(charged) == 9
