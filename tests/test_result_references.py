@@ -1,6 +1,7 @@
 """Found raw and full results refer to their profile instead of copying its block, and still
-never change after they were charged: an import that changes the profile writes the old block
-into them first, and an import between a chunk's read and its commit makes the commit read again.
+never change after they were charged: an import that changes the profile keeps the old blocks in
+the profile history, and an import between a chunk's read and its commit makes the commit read
+again. History that no stored result can need is deleted by the sweeper.
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing
 from creator_enrich.batches.create_form import parse_create_form
 from creator_enrich.batches.exports import stream_csv, stream_json
+from creator_enrich.batches.retention import drop_contents, forget_profile_history
 from creator_enrich.batches.service import create_batch, get_batch_unchecked
 from creator_enrich.config import Settings
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.creators.handles import normalise_handle
 from creator_enrich.creators.importer import export_jsonl, import_jsonl
-from creator_enrich.db.engine import create_db_engine, read_connection
+from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
 from creator_enrich.db.migrate import upgrade
-from creator_enrich.db.schema import BatchResult, LedgerEntry
+from creator_enrich.db.schema import Batch, BatchResult, LedgerEntry, ProfileHistory
+from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import DATA_DIR, fresh_database_url
@@ -163,21 +166,60 @@ def test_an_import_after_the_batch_leaves_its_download_as_it_was_charged(
 
     assert _json(store, batch_id) == before_json
     assert _csv(store, batch_id) == before_csv
-    written_out = [row for row in _stored(store, batch_id).values() if row.profile_id is None]
-    assert len(written_out) == 1 and "changed after" not in written_out[0].data
+    assert _history_rows(store) == 1  # the old blocks of the changed Instagram profile
     # a new batch sees the import
     again = _json(store, _run(store, mode, [known[4]], **fields))
     assert again[0]["enrichment_data"]["instagram"]["biography"] == "changed after the batch"
 
 
-def test_the_same_profile_in_many_batches_is_written_out_into_each(
+def _biography(engine: Any, batch_id: str) -> str:
+    return str(_json(engine, batch_id)[0]["enrichment_data"]["instagram"]["biography"])
+
+
+def _history_rows(engine: Any) -> int:
+    """Instagram's: the import may also find the creator's other profiles changed (a generated
+    store's profiles carry a country that their blocks do not, so an import derives none)."""
+    with read_connection(engine) as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(ProfileHistory.platform == "instagram")
+            ).scalar_one()
+        )
+
+
+def test_each_batch_sends_the_profile_as_it_was_when_its_result_was_stored(
     store: Any, tmp_path: Path
 ) -> None:
     handle = _known(store, 1)[0]
-    batches = [_run(store, "raw", [handle]) for _ in range(3)]
-    before = [_json(store, b) for b in batches]
-    _change_instagram(store, tmp_path, handle, biography="changed once")
-    assert [_json(store, b) for b in batches] == before
+    first = [_run(store, "raw", [handle]), _run(store, "full", [handle], **FULL_WITH_AUDIENCE)]
+    original = _biography(store, first[0])
+    _change_instagram(store, tmp_path, handle, biography="second version")
+    second = _run(store, "raw", [handle])
+    _change_instagram(store, tmp_path, handle, biography="third version")
+    third = _run(store, "raw", [handle])
+    assert [_biography(store, b) for b in first] == [original, original]
+    assert _biography(store, second) == "second version"
+    assert _biography(store, third) == "third version"
+
+
+def test_history_goes_once_no_batch_that_holds_results_can_need_it(
+    store: Any, tmp_path: Path
+) -> None:
+    handle = _known(store, 1)[0]
+    old_batch = _run(store, "raw", [handle])
+    original = _biography(store, old_batch)
+    _change_instagram(store, tmp_path, handle, biography="second version")
+    _change_instagram(store, tmp_path, handle, biography="third version")
+    new_batch = _run(store, "raw", [handle])  # created after both changes: needs none of them
+    forget_profile_history(store)
+    assert _history_rows(store) == 2  # the old batch still needs both
+    assert _biography(store, old_batch) == original
+    with write_transaction(store) as conn:  # as the retention period does
+        drop_contents(conn, old_batch)
+        conn.execute(update(Batch).where(Batch.id == old_batch).values(results_deleted_at=utcnow()))
+    assert forget_profile_history(store) >= 2
+    assert _history_rows(store) == 0
+    assert _biography(store, new_batch) == "third version"
 
 
 def test_an_import_between_a_chunks_read_and_its_commit_is_read_again(
@@ -204,3 +246,15 @@ def test_an_import_between_a_chunks_read_and_its_commit_is_read_again(
             select(LedgerEntry.row_no).where(LedgerEntry.batch_id == batch_id)
         ).all()
     assert len(charged) == 9
+
+
+def test_a_batch_from_before_the_upgrade_keeps_all_history(store: Any, tmp_path: Path) -> None:
+    """A raw batch created before migration 0006 has no creation revision; its later chunks
+    still store references, so the history it might need stays while it holds results."""
+    handle = _known(store, 1)[0]
+    _change_instagram(store, tmp_path, handle, biography="second version")
+    batch_id = _run(store, "raw", [handle])
+    with write_transaction(store) as conn:
+        conn.execute(update(Batch).where(Batch.id == batch_id).values(profile_revision=None))
+    forget_profile_history(store)
+    assert _history_rows(store) == 1

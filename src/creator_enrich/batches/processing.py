@@ -5,9 +5,10 @@ after its lease expired. The claim is a conditional UPDATE; the commit re-checks
 (fencing); results are inserted with a conflict guard and only newly stored rows are charged,
 with one ledger row per charged row under a unique key.
 
-A found raw or full result refers to its profile instead of copying the block (see
-``references``): if the platform's profiles changed between the read and the commit, the commit
-reads the chunk again under its write lock, so a result never points at data it did not see.
+A found raw or full result refers to its profile and the platform's revision instead of copying
+the block (see ``creators/history``): if the platform's profiles changed between the read and the
+commit, the commit reads the chunk again under its write lock, so a result never points at data
+it did not see.
 """
 
 from __future__ import annotations
@@ -230,7 +231,16 @@ def _finish_chunk(conn: Connection, claim: Claim, chunk_status: str) -> None:
     )
 
 
-RESULT_COLUMNS = ("batch_id", "row_no", "status", "data", "reason", "credits", "profile_id")
+RESULT_COLUMNS = (
+    "batch_id",
+    "row_no",
+    "status",
+    "data",
+    "reason",
+    "credits",
+    "profile_id",
+    "profile_revision",
+)
 
 
 def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]]) -> int:
@@ -256,19 +266,23 @@ def commit_chunk(engine: Engine, claim: Claim, read: ChunkRead, data_dir: Path) 
     return outcome
 
 
-def _current_outcomes(ctx: EnrichContext, claim: Claim, read: ChunkRead) -> dict[str, Outcome]:
-    """The read's outcomes, or, if a profile of the platform changed since, the chunk read again
-    in this write transaction (on PostgreSQL the revision row stays share-locked until the
-    commit, so no import can change the platform's profiles in between)."""
+def _current_outcomes(
+    ctx: EnrichContext, claim: Claim, read: ChunkRead
+) -> tuple[int | None, dict[str, Outcome]]:
+    """The platform's revision now, and the outcomes as of it: the read's, or, if a profile of
+    the platform changed since, the chunk read again in this write transaction (on PostgreSQL
+    the revision row stays share-locked until the commit, so no import can change the
+    platform's profiles in between)."""
     platform = claim.options.platform
     if read.revision is None or platform is None:
-        return read.outcomes
-    if revisions.current(ctx.conn, platform, lock=True) == read.revision:
-        return read.outcomes
+        return None, read.outcomes
+    revision = revisions.current(ctx.conn, platform, lock=True)
+    if revision == read.revision:
+        return revision, read.outcomes
     log.info(
         "chunk %s/%s: profiles changed since read; reading again", claim.batch_id, claim.chunk_no
     )
-    return enrich(ctx, claim.options, sorted({r.key for r in read.rows}))
+    return revision, enrich(ctx, claim.options, sorted({r.key for r in read.rows}))
 
 
 def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead, ctx: EnrichContext) -> str:
@@ -276,7 +290,7 @@ def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead, ctx: Enri
     if not _holds_lease(conn, claim):
         return "fenced"
     rows = read.rows
-    outcomes = _current_outcomes(ctx, claim, read)
+    revision, outcomes = _current_outcomes(ctx, claim, read)
     chunk = [(row, outcomes[row.key]) for row in rows]
     paid = _affordable(conn, claim, chunk)
     paused = paid < len(chunk)
@@ -299,6 +313,7 @@ def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead, ctx: Enri
                 o.reason,
                 cost.get(o.status, 0),
                 o.profile_id,
+                revision if o.profile_id is not None else None,
             )
             for row, o in new
         ],

@@ -2,19 +2,28 @@
 
 After ``results_retention_days`` a finished batch loses its input rows, chunks and results; the
 batch row stays, so its status (counts, credits used) is still readable and its results answer
-410 Gone. Ledger entries are never deleted: money history outlives the data it paid for.
+410 Gone. Ledger entries are never deleted: money history outlives the data it paid for. The
+profile history kept for stored results (``creators/history``) goes once no batch can need it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from creator_enrich.batches import idempotency, states
 from creator_enrich.db.engine import write_transaction
-from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
+from creator_enrich.db.schema import (
+    Batch,
+    BatchChunk,
+    BatchResult,
+    BatchRow,
+    ProfileHistory,
+    ProfileRevision,
+)
 from creator_enrich.db.types import utcnow
+from creator_enrich.enrichment.records import REFERRING_MODES
 from creator_enrich.errors import Gone
 
 PURGE_PER_PASS = 20
@@ -74,3 +83,35 @@ def purge_expired_results(
             )
         purged += 1
     return purged
+
+
+def forget_profile_history(engine: Engine) -> int:
+    """Delete the history rows no stored result can refer to.
+
+    A batch's results are stored at its creation revision (``Batch.profile_revision``) or
+    later, and a result needs only history rows replaced after its revision; so a platform's rows
+    replaced at or before the lowest creation revision of its batches that still hold results
+    are never read again (with no such batch: all of them). Returns how many were deleted.
+    """
+    oldest_needed = (
+        # A batch created before migration 0006 has no revision: it keeps all history.
+        select(func.min(func.coalesce(Batch.profile_revision, 0)))
+        .where(
+            Batch.platform == ProfileHistory.platform,
+            Batch.mode.in_(REFERRING_MODES),
+            Batch.results_deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    current = (
+        select(ProfileRevision.revision)
+        .where(ProfileRevision.platform == ProfileHistory.platform)
+        .scalar_subquery()
+    )
+    with write_transaction(engine) as conn:
+        done = conn.execute(
+            delete(ProfileHistory).where(
+                ProfileHistory.replaced_at <= func.coalesce(oldest_needed, current)
+            )
+        )
+    return int(done.rowcount or 0)

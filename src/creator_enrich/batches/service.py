@@ -16,9 +16,11 @@ from creator_enrich.batches.create_form import CreateRequest
 from creator_enrich.batches.intake import IntakeError, ParsedRow, parse_upload
 from creator_enrich.batches.tasks import enqueue_chunks
 from creator_enrich.config import Settings
+from creator_enrich.creators import revisions
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchRow
 from creator_enrich.db.types import plain_decimal, utcnow
+from creator_enrich.enrichment.records import referenced_block
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 INSERT_SLICE = 5000
@@ -152,6 +154,11 @@ def create_batch(
                     rate=settings.rate_for(options.mode),
                     og_input_number=0,
                     created_at=now,
+                    profile_revision=(
+                        revisions.current(conn, options.platform)
+                        if referenced_block(options) is not None and options.platform
+                        else None
+                    ),
                 )
             )
             counts = _store_rows(conn, batch_id, parsed.rows, settings.chunk_size)

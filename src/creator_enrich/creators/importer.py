@@ -20,8 +20,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from creator_enrich.batches import references
-from creator_enrich.creators import revisions
+from creator_enrich.creators import history, revisions
 from creator_enrich.creators.handles import (
     InvalidValue,
     normalise_email,
@@ -305,10 +304,9 @@ def _apply_line(
                     conn.execute(insert(Profile).values(creator_id=creator_id, **prof))
                     changed = True
                 elif any(getattr(old, c) != prof[c] for c in PROFILE_VALUES):
-                    # Bump first: on PostgreSQL it waits for chunk commits that read the old
-                    # revision, so write_out then sees every result that refers to the profile.
-                    revisions.bump(conn, platform)
-                    references.write_out(conn, [old.id])
+                    # Batch results stored before keep referring to the old blocks. On
+                    # PostgreSQL the bump waits for chunk commits that hold the old revision.
+                    history.keep(conn, old, platform, revisions.bump(conn, platform))
                     conn.execute(update(Profile).where(Profile.id == old.id).values(**prof))
                     changed = True
             if changed:

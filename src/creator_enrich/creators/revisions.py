@@ -7,15 +7,19 @@ from sqlalchemy import Connection, insert, select, update
 from creator_enrich.db.schema import ProfileRevision
 
 
-def bump(conn: Connection, platform: str) -> None:
-    """Record that a profile of ``platform`` changed in place (in the caller's transaction)."""
-    done = conn.execute(
+def bump(conn: Connection, platform: str) -> int:
+    """Record that a profile of ``platform`` changed in place (in the caller's transaction).
+    Returns the new revision."""
+    bumped = conn.execute(
         update(ProfileRevision)
         .where(ProfileRevision.platform == platform)
         .values(revision=ProfileRevision.revision + 1)
-    )
-    if done.rowcount == 0:
+        .returning(ProfileRevision.revision)
+    ).scalar()
+    if bumped is None:
         conn.execute(insert(ProfileRevision).values(platform=platform, revision=1))
+        return 1
+    return int(bumped)
 
 
 def current(conn: Connection, platform: str, *, lock: bool = False) -> int:

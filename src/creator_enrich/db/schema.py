@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -112,6 +111,9 @@ class Batch(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the retention period deleted the rows and results; the status stays readable.
     results_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The platform's profile revision at creation (raw and full): its results were stored at
+    # this revision or later, so older ProfileHistory rows are no longer needed for them.
+    profile_revision: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IdempotencyKey(Base):
@@ -171,21 +173,13 @@ class BatchResult(Base):
     """The outcome of one distinct row; ``credits`` is what that row was charged.
 
     A found ``raw`` or ``full`` record does not copy its primary profile's block (2 KB raw,
-    ~10 KB full with audience): ``profile_id`` names the profile, the block is read from it when
-    the record is sent, and ``data`` holds only what follows the block. An import that changes
-    such a profile first writes the old block into ``data`` (``batches/references.py``), so a
-    result never changes after it was charged.
+    ~10 KB full with audience): ``profile_id`` names the profile and ``profile_revision`` the
+    platform's revision when the result was stored; ``data`` holds only what follows the block.
+    The block is read when the record is sent: from the profile, or from ``ProfileHistory`` if
+    an import has changed the profile since (``batches/references.py``).
     """
 
     __tablename__ = "batch_results"
-    __table_args__ = (
-        Index(
-            "ix_batch_results_profile",
-            "profile_id",
-            sqlite_where=text("profile_id IS NOT NULL"),
-            postgresql_where=text("profile_id IS NOT NULL"),
-        ),
-    )
 
     batch_id: Mapped[str] = mapped_column(
         ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
@@ -196,6 +190,7 @@ class BatchResult(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     credits: Mapped[Decimal] = mapped_column(Credits, default=Decimal(0))
     profile_id: Mapped[int | None] = mapped_column(Integer)
+    profile_revision: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Creator(Base):
@@ -259,3 +254,21 @@ class ProfileRevision(Base):
 
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProfileHistory(Base):
+    """A profile's blocks as they were before an import changed them in place.
+
+    ``replaced_at`` is the platform revision the change brought: the row holds the blocks for
+    results stored at a lower revision (back to the previous row of the profile). Rows no live
+    batch can need are deleted by the sweeper (``references.forget_history``).
+    """
+
+    __tablename__ = "profile_history"
+
+    profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    replaced_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    raw_json: Mapped[str] = mapped_column(Text)
+    full_json: Mapped[str | None] = mapped_column(Text)
+    audience_json: Mapped[str | None] = mapped_column(Text)

@@ -241,6 +241,10 @@ def _audience(parts: HandleParts, options: EnrichOptions) -> bool:
     return parts.audience(options) and options.platform in AUDIENCE_PLATFORMS
 
 
+# The batch modes whose found results refer to the primary profile (see referenced_block).
+REFERRING_MODES = ("raw", "full")
+
+
 def referenced_block(options: EnrichOptions) -> tuple[Any, bool] | None:
     """The profile column a stored batch result of these options refers to, and whether the
     audience block is merged into it; None for modes whose results hold their whole record."""

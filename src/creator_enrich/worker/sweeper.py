@@ -7,7 +7,7 @@ import threading
 
 from creator_enrich.batches import idempotency
 from creator_enrich.batches.recovery import find_stale_chunks
-from creator_enrich.batches.retention import purge_expired_results
+from creator_enrich.batches.retention import forget_profile_history, purge_expired_results
 from creator_enrich.batches.tasks import enqueue_chunks
 from creator_enrich.config import Settings
 from creator_enrich.db.engine import get_engine
@@ -27,6 +27,7 @@ def sweep_once(settings: Settings, *, everything: bool = False, all_queued: bool
     for batch_id, chunk_no in result.resend:
         enqueue_chunks(batch_id, [chunk_no])
     purge_expired_results(engine, settings.results_retention_days)
+    forget_profile_history(engine)
     idempotency.purge_expired(engine)
     if result.resend or result.failed:
         log.info("sweeper: re-sent %d chunks, failed %d", len(result.resend), len(result.failed))
