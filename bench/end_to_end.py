@@ -284,6 +284,8 @@ class BatchFigures:
     finish_s: float
     peak_rss_mb: float
     worker_rss_mb: list[float]
+    download_s: float
+    download_mb: float
     status: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -330,6 +332,24 @@ def processed_share(client: httpx.Client, url: str, key: str, batch_id: str) -> 
     return float(state["processed_rows"] / state["total_rows"])
 
 
+def download(client: httpx.Client, url: str, key: str, batch_id: str) -> tuple[float, int]:
+    """Stream the JSON results to nowhere: (seconds, bytes)."""
+    started = time.perf_counter()
+    size = 0
+    with client.stream(
+        "GET",
+        f"{url}{API}{batch_id}/",
+        params={"format": "json"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=600,
+    ) as answer:
+        if answer.status_code != 200:
+            raise SystemExit(f"download answered {answer.status_code}")
+        for piece in answer.iter_raw():
+            size += len(piece)
+    return time.perf_counter() - started, size
+
+
 def delete_batch(client: httpx.Client, url: str, key: str, batch_id: str) -> None:
     answer = client.delete(f"{url}{API}{batch_id}/", headers={"Authorization": f"Bearer {key}"})
     if answer.status_code != 200:
@@ -344,6 +364,7 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         returned = time.perf_counter()
         status = wait_finished(client, server.url, key, created["batch_id"])
         finished = time.perf_counter()
+        download_s, download_bytes = download(client, server.url, key, created["batch_id"])
         # Measured: delete it, or every run would leave ~450k more stored rows that make the
         # next run's inserts slower (see bench/RESULTS.md, run I).
         delete_batch(client, server.url, key, created["batch_id"])
@@ -359,6 +380,8 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         finish_s=finished - returned,
         peak_rss_mb=peak / 1024,
         worker_rss_mb=[kb / 1024 for kb in worker_peak],
+        download_s=download_s,
+        download_mb=download_bytes / 1e6,
         status=status,
     )
 
@@ -667,7 +690,8 @@ def main() -> None:
                         f"({batch.e2e_rows_per_s:>7,.0f} incl. upload), peak RSS API "
                         f"{batch.peak_rss_mb:4.0f} MB, workers "
                         f"{' + '.join(f'{mb:.0f}' for mb in batch.worker_rss_mb) or 'none'} MB"
-                        f"  (load {load()})"
+                        f"  (load {load()})\n{'':17}download JSON {batch.download_s:6.2f} s "
+                        f"({batch.download_mb:,.0f} MB)"
                     )
                     entry: dict[str, Any] = {
                         "mode": mode,
@@ -681,6 +705,8 @@ def main() -> None:
                         "e2e_rows_per_s": round(batch.e2e_rows_per_s),
                         "peak_rss_mb": round(batch.peak_rss_mb),
                         "worker_rss_mb": [round(mb) for mb in batch.worker_rss_mb],
+                        "download_s": round(batch.download_s, 3),
+                        "download_mb": round(batch.download_mb, 1),
                         "load": load(),
                     }
                     if not args.no_floor:
@@ -689,9 +715,15 @@ def main() -> None:
                         entry["ours_over_floor"] = round(
                             (batch.create_s + batch.finish_s) / floor_s, 1
                         )
+                        # The floor fetches the records; a result that refers to its profile
+                        # fetches its block at download, so report that sum too.
+                        entry["ours_with_download_over_floor"] = round(
+                            (batch.create_s + batch.finish_s + batch.download_s) / floor_s, 1
+                        )
                         line += (
                             f"\n{'':17}floor {floor_s:6.2f} s ({found:,} found): "
-                            f"ours (create + finish) / floor = {entry['ours_over_floor']:.1f}"
+                            f"ours (create + finish) / floor = {entry['ours_over_floor']:.1f}, "
+                            f"with the download {entry['ours_with_download_over_floor']:.1f}"
                         )
                     print(line, flush=True)
                     figures["batches"].append(entry)
