@@ -5,7 +5,7 @@ Neither format is built whole in memory: each page of rows is read in its own sh
 text, so the JSON export embeds them without decoding. A result that refers to its profile
 (``BatchResult.profile_id``) gets the profile's block joined in the same page query, or the
 block the profile had at the result's revision if an import has changed it since
-(``creators/history``; one more query a page).
+(``creators/history``), in the same query.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import orjson
 from sqlalchemy import Engine, and_, func, select
 
 from creator_enrich.batches import states
-from creator_enrich.creators.history import Versions
+from creator_enrich.creators import history
 from creator_enrich.db.engine import read_connection
-from creator_enrich.db.schema import BatchResult, BatchRow, Profile
+from creator_enrich.db.schema import BatchResult, BatchRow
 from creator_enrich.enrichment.columns import column_names, column_paths
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import assemble, referenced_block
@@ -47,7 +47,7 @@ class _Records:
         except (TypeError, ValueError):  # its chunks failed before any lookup: nothing refers
             self.block = None
 
-    def pages(self, engine: Engine) -> Iterator[tuple[Sequence[Any], Versions | None]]:
+    def pages(self, engine: Engine) -> Iterator[Sequence[Any]]:
         result_row = func.coalesce(BatchRow.dup_of, BatchRow.row_no)
         columns: list[Any] = [
             BatchRow.row_no,
@@ -58,19 +58,16 @@ class _Records:
             BatchResult.data,
             BatchResult.reason,
             BatchResult.profile_id,
-            BatchResult.profile_revision,
         ]
-        if self.block is not None:
-            columns += [
-                self.block[0].label("ref_block"),
-                Profile.audience_json.label("ref_audience"),
-            ]
         query = select(*columns).outerjoin(
             BatchResult,
             and_(BatchResult.batch_id == BatchRow.batch_id, BatchResult.row_no == result_row),
         )
         if self.block is not None:
-            query = query.outerjoin(Profile, Profile.id == BatchResult.profile_id)
+            query, block, audience = history.join_as_stored(
+                query, BatchResult.profile_id, BatchResult.profile_revision, self.block[0].key
+            )
+            query = query.add_columns(block.label("ref_block"), audience.label("ref_audience"))
         after = 0
         while True:
             with read_connection(engine) as conn:
@@ -79,14 +76,12 @@ class _Records:
                     .order_by(BatchRow.row_no)
                     .limit(PAGE)
                 ).all()
-                referred = {row.profile_id for row in page if row.profile_id is not None}
-                versions = Versions(conn, referred) if referred else None
             if not page:
                 return
-            yield page, versions
+            yield page
             after = page[-1].row_no
 
-    def view(self, row: Any, versions: Versions | None) -> tuple[str, str | None, str | None]:
+    def view(self, row: Any) -> tuple[str, str | None, str | None]:
         """(status, data, reason) as the row should be reported."""
         if row.invalid_reason is not None:
             return states.ROW_INVALID, None, row.invalid_reason
@@ -98,12 +93,7 @@ class _Records:
             reason = f"{reason}; {note}" if reason else note
         data = row.data
         if row.profile_id is not None and self.block is not None:
-            column, audience = self.block
-            block, audience_json = row.ref_block, row.ref_audience
-            old = versions.at(row.profile_id, row.profile_revision) if versions else None
-            if old is not None:
-                block, audience_json = getattr(old, column.key), old.audience_json
-            data = assemble(self.platform, block, audience_json, audience, data)
+            data = assemble(self.platform, row.ref_block, row.ref_audience, self.block[1], data)
         return row.status, data, reason
 
 
@@ -112,10 +102,10 @@ def stream_json(engine: Engine, batch: Any) -> Iterator[bytes]:
     records = _Records(batch)
     yield b"["
     first = True
-    for page, versions in records.pages(engine):
+    for page in records.pages(engine):
         parts = []
         for row in page:
-            status, data, reason = records.view(row, versions)
+            status, data, reason = records.view(row)
             parts.append(
                 b'{"input_value":'
                 + orjson.dumps(row.input_value)
@@ -162,9 +152,9 @@ def stream_csv(engine: Engine, batch: Any) -> Iterator[bytes]:
     # cut a value such as "x;=cmd|..." into a cell that starts a formula.
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(["input_value", "status", *column_names(batch.mode, batch.platform), "reason"])
-    for page, versions in records.pages(engine):
+    for page in records.pages(engine):
         for row in page:
-            status, data, reason = records.view(row, versions)
+            status, data, reason = records.view(row)
             record = orjson.loads(data) if data is not None else None
             cells = (
                 [_cell(_lookup(record, p)) for p in paths]

@@ -9,21 +9,12 @@ sends the blocks that were current when it was charged: the history row with the
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, insert, select
+from sqlalchemy.orm import aliased
 
-from creator_enrich.db.schema import ProfileHistory
-
-_OF_PROFILES = select(
-    ProfileHistory.profile_id,
-    ProfileHistory.replaced_at,
-    ProfileHistory.raw_json,
-    ProfileHistory.full_json,
-    ProfileHistory.audience_json,
-).where(ProfileHistory.profile_id.in_(bindparam("ids", expanding=True)))
+from creator_enrich.db.schema import Profile, ProfileHistory
 
 
 def keep(conn: Connection, old: Any, platform: str, replaced_at: int) -> None:
@@ -40,17 +31,24 @@ def keep(conn: Connection, old: Any, platform: str, replaced_at: int) -> None:
     )
 
 
-class Versions:
-    """The history rows of a set of profiles (typically none), to pick each result's blocks."""
-
-    def __init__(self, conn: Connection, profile_ids: Collection[int]) -> None:
-        self._rows: dict[int, list[Any]] = defaultdict(list)
-        if profile_ids:
-            for row in conn.execute(_OF_PROFILES, {"ids": list(profile_ids)}):
-                self._rows[row.profile_id].append(row)
-
-    def at(self, profile_id: int, revision: int) -> Any | None:
-        """The blocks of ``profile_id`` as they were at ``revision`` if they have changed since
-        (a row with raw_json, full_json, audience_json); None: the profile is still as it was."""
-        later = [row for row in self._rows.get(profile_id, ()) if row.replaced_at > revision]
-        return min(later, key=lambda row: row.replaced_at) if later else None
+def join_as_stored(
+    query: Select[Any], profile_id: Any, revision: Any, column: str
+) -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]:
+    """Outer-join ``query`` (over results with these ``profile_id`` and ``revision`` columns) to
+    the blocks each result was stored with. Returns the query, the ``column`` block and the
+    audience block: the history row replaced first after the revision, or else the profile's.
+    One index probe per result, inside the database."""
+    newer = aliased(ProfileHistory)
+    first_after = (
+        select(func.min(newer.replaced_at))
+        .where(newer.profile_id == profile_id, newer.replaced_at > revision)
+        .scalar_subquery()
+    )
+    query = query.outerjoin(Profile, Profile.id == profile_id).outerjoin(
+        ProfileHistory,
+        and_(ProfileHistory.profile_id == profile_id, ProfileHistory.replaced_at == first_after),
+    )
+    kept = ProfileHistory.replaced_at.is_not(None)
+    block = case((kept, getattr(ProfileHistory, column)), else_=getattr(Profile, column))
+    audience = case((kept, ProfileHistory.audience_json), else_=Profile.audience_json)
+    return query, block, audience
