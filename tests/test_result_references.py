@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing
 from creator_enrich.batches.create_form import parse_create_form
-from creator_enrich.batches.exports import stream_csv, stream_json
+from creator_enrich.batches.exports import BIG_RECORD_PAGE, stream_csv, stream_json
 from creator_enrich.batches.retention import drop_contents, forget_profile_history
 from creator_enrich.batches.service import create_batch, get_batch_unchecked
 from creator_enrich.config import Settings
@@ -70,7 +70,8 @@ def _create(engine: Any, mode: str, values: list[str], **fields: str) -> str:
 
 def _run(engine: Any, mode: str, values: list[str], **fields: str) -> str:
     batch_id = _create(engine, mode, values, **fields)
-    chunks = (len(values) + 9) // 10
+    with read_connection(engine) as conn:
+        chunks = conn.execute(select(Batch.chunks_total).where(Batch.id == batch_id)).scalar_one()
     for chunk_no in range(chunks):
         assert processing.process_chunk(engine, batch_id, chunk_no, 60, DATA_DIR) == "done"
     return batch_id
@@ -258,3 +259,21 @@ def test_a_batch_from_before_the_upgrade_keeps_all_history(store: Any, tmp_path:
         conn.execute(update(Batch).where(Batch.id == batch_id).values(profile_revision=None))
     forget_profile_history(store)
     assert _history_rows(store) == 1
+
+
+def test_a_full_download_longer_than_a_page_keeps_input_order_and_every_record(
+    store: Any,
+) -> None:
+    """Full records are sent in pages of BIG_RECORD_PAGE rows: the pages join up in order,
+    duplicates and unknown handles included."""
+    known = _known(store, 40)
+    values = [
+        known[i % len(known)] if i % 7 else f"nobody_here_{i}" for i in range(BIG_RECORD_PAGE + 90)
+    ]
+    batch_id = _run(store, "full", values, **FULL_WITH_AUDIENCE)
+    expected = _whole_records(
+        store, "full", values, include_audience_data=True, include_lookalikes=False
+    )
+    sent = _json(store, batch_id)
+    assert [r["input_value"] for r in sent] == values
+    assert [r["enrichment_data"] for r in sent] == [expected[v] for v in values]

@@ -27,6 +27,9 @@ from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import assemble, referenced_block
 
 PAGE = 2000
+# Rows a page for modes whose records are big (full: ~13 KB, advanced: every platform's block),
+# so that a page stays a few MB in the API process, as 2,000 raw records (~2 KB) do.
+BIG_RECORD_PAGE = 500
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,6 +45,7 @@ class _Records:
     def __init__(self, batch: Any) -> None:
         self.batch_id: str = batch.id
         self.platform: str = batch.platform or ""
+        self.page = BIG_RECORD_PAGE if batch.mode in ("full", "advanced") else PAGE
         try:
             self.block = referenced_block(EnrichOptions.from_dict(orjson.loads(batch.options)))
         except (TypeError, ValueError):  # its chunks failed before any lookup: nothing refers
@@ -74,7 +78,7 @@ class _Records:
                 page = conn.execute(
                     query.where(BatchRow.batch_id == self.batch_id, BatchRow.row_no > after)
                     .order_by(BatchRow.row_no)
-                    .limit(PAGE)
+                    .limit(self.page)
                 ).all()
             if not page:
                 return
