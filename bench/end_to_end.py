@@ -286,6 +286,7 @@ class BatchFigures:
     worker_rss_mb: list[float]
     download_s: float
     download_mb: float
+    download_rss_mb: float
     status: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -364,11 +365,13 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         returned = time.perf_counter()
         status = wait_finished(client, server.url, key, created["batch_id"])
         finished = time.perf_counter()
+        peak, worker_peak = sampler.stop()
+        sampler = RssSampler(server)  # the download apart: it is not "during the batch"
         download_s, download_bytes = download(client, server.url, key, created["batch_id"])
         # Measured: delete it, or every run would leave ~450k more stored rows that make the
         # next run's inserts slower (see bench/RESULTS.md, run I).
         delete_batch(client, server.url, key, created["batch_id"])
-    peak, worker_peak = sampler.stop()
+    download_peak, _ = sampler.stop()
     if status["status"] != "finished":
         raise SystemExit(f"batch ended {status['status']}: {status}")
     return BatchFigures(
@@ -382,6 +385,7 @@ def run_batch(server: Server, key: str, mode: str, path: Path, hits: int) -> Bat
         worker_rss_mb=[kb / 1024 for kb in worker_peak],
         download_s=download_s,
         download_mb=download_bytes / 1e6,
+        download_rss_mb=download_peak / 1024,
         status=status,
     )
 
@@ -691,7 +695,8 @@ def main() -> None:
                         f"{batch.peak_rss_mb:4.0f} MB, workers "
                         f"{' + '.join(f'{mb:.0f}' for mb in batch.worker_rss_mb) or 'none'} MB"
                         f"  (load {load()})\n{'':17}download JSON {batch.download_s:6.2f} s "
-                        f"({batch.download_mb:,.0f} MB)"
+                        f"({batch.download_mb:,.0f} MB), peak RSS API "
+                        f"{batch.download_rss_mb:4.0f} MB"
                     )
                     entry: dict[str, Any] = {
                         "mode": mode,
@@ -707,6 +712,7 @@ def main() -> None:
                         "worker_rss_mb": [round(mb) for mb in batch.worker_rss_mb],
                         "download_s": round(batch.download_s, 3),
                         "download_mb": round(batch.download_mb, 1),
+                        "download_rss_mb": round(batch.download_rss_mb),
                         "load": load(),
                     }
                     if not args.no_floor:
