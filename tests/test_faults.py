@@ -9,7 +9,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -269,20 +269,10 @@ def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: s
     so it waits for the commit instead of deadlocking with it: both succeed, the charges stay."""
     chunk = _claimed_chunk(env, "race-delete")
     engine, batch_id = chunk.engine, chunk.batch_id
-    done: dict[str, Any] = {}
-    with _account_locked(engine, chunk.account_id):
-        worker = threading.Thread(target=lambda: done.update(commit=chunk.commit()))
-        worker.start()
-        _wait_for_lock_waits(engine, 1)  # the commit holds its chunk row, waits for the account
-        deleter = threading.Thread(
-            target=lambda: done.update(delete=delete_batch(engine, chunk.caller, batch_id))
-        )
-        deleter.start()
-        _wait_for_lock_waits(engine, 2)  # the delete waits for the chunk row
-    worker.join(timeout=60)
-    deleter.join(timeout=60)
+    # the delete waits for the chunk row
+    done = _during_commit(chunk, lambda: delete_batch(engine, chunk.caller, batch_id))
     assert done["commit"] == "done"
-    assert done["delete"]["deleted"] is True
+    assert done["other"]["deleted"] is True
     with read_connection(engine) as conn:
         assert conn.execute(select(Batch.id).where(Batch.id == batch_id)).first() is None
         charged = conn.execute(
@@ -291,6 +281,23 @@ def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: s
     assert charged == len(chunk.hits)  # the commit's charges were kept: money history stays
     assert_money_invariants(engine, chunk.account_id, Decimal(10), deleted=frozenset({batch_id}))
     engine.dispose()
+
+
+def _during_commit(chunk: _ClaimedChunk, other: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``other`` while the chunk's commit is inside its transaction (fence passed, waiting
+    for the account), once it too waits for a lock; then let both finish. Returns what each
+    returned, as ``commit`` and ``other``."""
+    done: dict[str, Any] = {}
+    with _account_locked(chunk.engine, chunk.account_id):
+        worker = threading.Thread(target=lambda: done.update(commit=chunk.commit()))
+        worker.start()
+        _wait_for_lock_waits(chunk.engine, 1)
+        racer = threading.Thread(target=lambda: done.update(other=other()))
+        racer.start()
+        _wait_for_lock_waits(chunk.engine, 2)
+    worker.join(timeout=60)
+    racer.join(timeout=60)
+    return done
 
 
 def _wait_for_lock_waits(engine: Any, count: int) -> None:
@@ -332,19 +339,9 @@ def test_an_import_racing_a_chunk_commit_keeps_the_result_as_charged(
     line["youtube"]["description"] = "changed by a racing import"
     change = tmp_path / "change.jsonl"
     change.write_bytes(orjson.dumps(line) + b"\n")
-    done: dict[str, Any] = {}
-    with _account_locked(engine, chunk.account_id):
-        worker = threading.Thread(target=lambda: done.update(commit=chunk.commit()))
-        worker.start()
-        _wait_for_lock_waits(engine, 1)  # the commit holds the revision row, waits for the account
-        importer = threading.Thread(
-            target=lambda: done.update(imported=import_jsonl(engine, change))
-        )
-        importer.start()
-        _wait_for_lock_waits(engine, 2)  # the import waits for the revision row
-    worker.join(timeout=60)
-    importer.join(timeout=60)
-    assert done["commit"] == "done" and done["imported"].updated == 1
+    # the commit holds the revision row too, so the import waits for it
+    done = _during_commit(chunk, lambda: import_jsonl(engine, change))
+    assert done["commit"] == "done" and done["other"].updated == 1
     batch = get_batch_unchecked(engine, chunk.batch_id)
     sent = {
         normalise_handle("youtube", r["input_value"]): r["enrichment_data"]
