@@ -1,18 +1,20 @@
-"""The secondary platforms of a full record: ``is_verified`` is read by the database from the
-stored block (not by decoding it) and must say exactly what the block says."""
+"""The secondary platforms of a full record: ``is_verified`` comes from a column beside the
+profile (not from decoding its block) and must say exactly what the full block says, whether the
+column was written with the profile or backfilled by migration 0007."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlalchemy import select, update
 
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
-from creator_enrich.db.migrate import upgrade
+from creator_enrich.db.migrate import downgrade, upgrade
 from creator_enrich.db.schema import Profile
-from creator_enrich.enrichment.fields import PLATFORMS
+from creator_enrich.enrichment.fields import PLATFORMS, verified_json
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import fresh_database_url
@@ -20,8 +22,9 @@ from tests.databases import fresh_database_url
 PLATFORM = "instagram"
 
 
-def test_secondary_is_verified_is_the_stored_blocks_value(tmp_path: Path) -> None:
-    engine = create_db_engine(url := fresh_database_url("full_secondaries"))
+@pytest.mark.parametrize("written", ["with_the_profile", "by_the_upgrade"])
+def test_secondary_is_verified_is_the_stored_blocks_value(tmp_path: Path, written: str) -> None:
+    engine = create_db_engine(url := fresh_database_url(f"full_secondaries_{written}"))
     upgrade(url)
     generate_store(engine, creators=300, seed=5)
     with read_connection(engine) as conn:
@@ -45,11 +48,17 @@ def test_secondary_is_verified_is_the_stored_blocks_value(tmp_path: Path) -> Non
         for creator_id, block in zip(
             odd, ['{"a":1}', '{"is_verified":null}', '{"is_verified":"yes"}', None], strict=True
         ):
-            conn.execute(
+            conn.execute(  # as an import stores such a block
                 update(Profile)
                 .where(Profile.creator_id == creator_id, Profile.platform != PLATFORM)
-                .values(full_json=block)
+                .values(
+                    full_json=block,
+                    verified_json=verified_json(orjson.loads(block)) if block else None,
+                )
             )
+    if written == "by_the_upgrade":  # a store from before 0007: the column is computed in SQL
+        downgrade(url, "0006")
+        upgrade(url)
     with read_connection(engine) as conn:
         blocks = {
             (r.creator_id, r.platform): r.full_json

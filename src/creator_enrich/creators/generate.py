@@ -38,6 +38,7 @@ from creator_enrich.enrichment.fields import (
     RAW_FIELDS,
     USER_ID_KEY,
     audience_countries,
+    verified_json,
 )
 
 EPOCH = date(2026, 1, 1)
@@ -544,6 +545,7 @@ class _Generator:
                     if audience is None or self.raw_only
                     else orjson.dumps(audience).decode(),
                     "audience_countries": _countries_json(audience),
+                    "verified_json": None if self.raw_only else verified_json(full),
                 }
             )
         return creator_row, profile_rows

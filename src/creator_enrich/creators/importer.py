@@ -39,6 +39,7 @@ from creator_enrich.enrichment.fields import (
     USER_ID_KEY,
     USERNAME_KEY,
     audience_countries,
+    verified_json,
 )
 
 BATCH_LINES = 1000
@@ -48,6 +49,7 @@ PROFILE_VALUES = (
     "username", "handle_key", "platform_user_id", "full_name", "followers",
     "engagement_percent", "profile_url", "picture", "niche", "country",
     "raw_json", "full_json", "audience_json", "audience_countries", "extra_json",
+    "verified_json",
 )  # fmt: skip
 
 
@@ -121,6 +123,7 @@ def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
     extra = {k: v for k, v in block.items() if k not in known}
     audience = block.get("audience")
     countries = audience_countries(audience)
+    full = {k: block.get(k) for k in FULL_FIELDS[platform]}
     return {
         "platform": platform,
         "username": username[:200],
@@ -134,10 +137,11 @@ def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
         "niche": niche,
         "country": _country(block),
         "raw_json": _dumps({k: block.get(k) for k in RAW_FIELDS[platform]}),
-        "full_json": _dumps({k: block.get(k) for k in FULL_FIELDS[platform]}),
+        "full_json": _dumps(full),
         "audience_json": None if audience is None else _dumps(audience),
         "audience_countries": None if countries is None else _dumps(countries),
         "extra_json": _dumps(extra) if extra else None,
+        "verified_json": verified_json(full),
     }
 
 

@@ -176,7 +176,7 @@ class BatchResult(Base):
     ~10 KB full with audience): ``profile_id`` names the profile and ``profile_revision`` the
     platform's revision when the result was stored; ``data`` holds only what follows the block.
     The block is read when the record is sent: from the profile, or from ``ProfileHistory`` if
-    an import has changed the profile since (``batches/references.py``).
+    an import has changed the profile since (``creators/history.py``).
     """
 
     __tablename__ = "batch_results"
@@ -240,6 +240,8 @@ class Profile(Base):
     full_json: Mapped[str | None] = mapped_column(Text)
     audience_json: Mapped[str | None] = mapped_column(Text)
     extra_json: Mapped[str | None] = mapped_column(Text)
+    # The full block's ``is_verified`` as JSON text, for the secondaries of a full record.
+    verified_json: Mapped[str | None] = mapped_column(Text)
 
 
 class ProfileRevision(Base):
@@ -261,7 +263,7 @@ class ProfileHistory(Base):
 
     ``replaced_at`` is the platform revision the change brought: the row holds the blocks for
     results stored at a lower revision (back to the previous row of the profile). Rows no live
-    batch can need are deleted by the sweeper (``references.forget_history``).
+    batch can need are deleted by the sweeper (``retention.forget_profile_history``).
     """
 
     __tablename__ = "profile_history"

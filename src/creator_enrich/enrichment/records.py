@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Engine, Text, cast, func, literal_column
+from sqlalchemy import Connection, Engine
 
 from creator_enrich.creators import store
 from creator_enrich.db.schema import Profile
@@ -89,18 +89,6 @@ def _creator_fields(data: str) -> str:
     """The creator-level keys of the full record (without braces, for joining)."""
     stored = orjson.loads(data)
     return orjson.dumps({key: stored.get(key) for key in CREATOR_FIELDS}).decode()[1:-1]
-
-
-def _verified_json(conn: Connection) -> Any:
-    """``is_verified`` of a secondary profile's full block, as JSON text (NULL when absent), read
-    by the database: a secondary needs this one key, not its whole block fetched and decoded
-    (that was a seventh of a full chunk)."""
-    block = func.nullif(Profile.full_json, "")
-    if conn.dialect.name == "postgresql":
-        return cast(cast(block, JSON).op("->")(literal_column("'is_verified'")), Text).label(
-            "verified_json"
-        )
-    return block.op("->")(literal_column("'$.is_verified'")).label("verified_json")
 
 
 def _secondary(row: Any) -> str:
@@ -202,7 +190,7 @@ def _handle_records(
             Profile.full_name,
             Profile.engagement_percent,
             Profile.picture,
-            _verified_json(ctx.conn),
+            Profile.verified_json,
             except_platform=platform,  # a creator has one profile per platform: the primary
         )
         if parts.secondaries
