@@ -4,7 +4,6 @@ set by .ci/run for the PostgreSQL + Redis pass)."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import threading
@@ -18,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from sqlalchemy import func, select, text, update
 
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import processing
 from creator_enrich.batches.create_form import parse_create_form
-from creator_enrich.batches.exports import stream_json
-from creator_enrich.batches.service import create_batch, delete_batch, get_batch_unchecked
+from creator_enrich.batches.service import create_batch, delete_batch
 from creator_enrich.config import Settings
-from creator_enrich.creators.handles import normalise_handle
-from creator_enrich.creators.importer import export_jsonl, import_jsonl
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Account, Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from creator_enrich.db.types import utcnow
@@ -187,10 +182,9 @@ class _ClaimedChunk:
     hits: list[str]
     claim: processing.Claim
     read: processing.ChunkRead
-    data_dir: Path
 
     def commit(self) -> str:
-        return processing.commit_chunk(self.engine, self.claim, self.read, self.data_dir)
+        return processing.commit_chunk(self.engine, self.claim, self.read)
 
 
 def _claimed_chunk(env: dict[str, str], account: str) -> _ClaimedChunk:
@@ -206,9 +200,8 @@ def _claimed_chunk(env: dict[str, str], account: str) -> _ClaimedChunk:
     batch_id = created["batch_id"]
     claim = processing.claim_chunk(engine, batch_id, 0, lease_seconds=60)
     assert claim is not None
-    data_dir = Path(env["CREATOR_ENRICH_DATA_DIR"])
-    read = processing.read_chunk(engine, claim, data_dir)
-    return _ClaimedChunk(engine, account_id, caller, batch_id, hits, claim, read, data_dir)
+    read = processing.read_chunk(engine, claim, Path(env["CREATOR_ENRICH_DATA_DIR"]))
+    return _ClaimedChunk(engine, account_id, caller, batch_id, hits, claim, read)
 
 
 @contextmanager
@@ -315,37 +308,3 @@ def _wait_for_lock_waits(engine: Any, count: int) -> None:
             return
         assert time.monotonic() < deadline, f"{waiting} sessions wait for a lock, not {count}"
         time.sleep(0.05)
-
-
-def test_an_import_racing_a_chunk_commit_keeps_the_result_as_charged(
-    env: dict[str, str], key: str, tmp_path: Path
-) -> None:
-    """A worker is inside its chunk commit (revision checked, waiting for the account) when an
-    import changes one of the chunk's profiles. The commit holds the platform's revision row
-    shared, so the import waits for it, then finds the new result and writes the old block into
-    it: the batch sends what it looked up and charged, not what the import brought after."""
-    chunk = _claimed_chunk(env, "race-import")
-    engine = chunk.engine
-    handle = normalise_handle("youtube", chunk.hits[3])
-    exported = io.BytesIO()
-    export_jsonl(engine, exported)
-    line = next(
-        record
-        for record in map(orjson.loads, exported.getvalue().splitlines())
-        if (name := record.get("youtube", {}).get("custom_url"))
-        and normalise_handle("youtube", name) == handle
-    )
-    old_description = line["youtube"]["description"]
-    line["youtube"]["description"] = "changed by a racing import"
-    change = tmp_path / "change.jsonl"
-    change.write_bytes(orjson.dumps(line) + b"\n")
-    # the commit holds the revision row too, so the import waits for it
-    done = _during_commit(chunk, lambda: import_jsonl(engine, change))
-    assert done["commit"] == "done" and done["other"].updated == 1
-    batch = get_batch_unchecked(engine, chunk.batch_id)
-    sent = {
-        normalise_handle("youtube", r["input_value"]): r["enrichment_data"]
-        for r in orjson.loads(b"".join(stream_json(engine, batch)))
-    }
-    assert sent[handle]["youtube"]["description"] == old_description
-    engine.dispose()

@@ -101,7 +101,7 @@ def test_late_worker_is_fenced_after_its_lease_expired(private: Any) -> None:
         )
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"  # another worker
     read = processing.read_chunk(private, stale, DATA_DIR)
-    assert processing.commit_chunk(private, stale, read, DATA_DIR) == "fenced"
+    assert processing.commit_chunk(private, stale, read) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
     assert_money_invariants(private, caller.account_id, Decimal(10))
 
@@ -120,7 +120,7 @@ def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private
                 batch_id=batch_id, row_no=rows[3].row_no, status="failed", reason="by hand"
             )
         )
-    assert processing.commit_chunk(private, claim, read, DATA_DIR) == "done"
+    assert processing.commit_chunk(private, claim, read) == "done"
     with read_connection(private) as conn:
         kept = conn.execute(
             select(BatchResult.status, BatchResult.reason).where(
@@ -147,7 +147,7 @@ def test_a_chunk_in_flight_when_its_batch_is_deleted_stores_and_charges_nothing(
     assert claim is not None
     read = processing.read_chunk(private, claim, DATA_DIR)
     assert delete_batch(private, caller, batch_id)["previous_status"] == "processing"
-    assert processing.commit_chunk(private, claim, read, DATA_DIR) == "fenced"
+    assert processing.commit_chunk(private, claim, read) == "fenced"
     assert processing.process_chunk(private, batch_id, 2, 60, DATA_DIR) == "skipped"
     with read_connection(private) as conn:
         charged = conn.execute(
@@ -237,10 +237,8 @@ def test_startup_sweep_takes_back_chunks_of_a_dead_process(private: Any) -> None
         private, requeue_after_seconds=300, max_attempts=5, everything=True
     ).resend
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
-    nothing = processing.ChunkRead([], {}, None)
-    assert (
-        processing.commit_chunk(private, dead, nothing, DATA_DIR) == "fenced"
-    )  # a chunk with no rows
+    nothing = processing.ChunkRead([], {}, None)  # a chunk with no rows
+    assert processing.commit_chunk(private, dead, nothing) == "fenced"
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.30"
 
 
@@ -292,7 +290,7 @@ def test_a_live_worker_keeps_its_lease_while_work_outlasts_it(private: Any) -> N
         assert (batch_id, 0) not in swept.resend
         assert processing.claim_chunk(private, batch_id, 0, lease_seconds=60) is None
         read = processing.read_chunk(private, claim, DATA_DIR)
-        assert processing.commit_chunk(private, claim, read, DATA_DIR) == "done"
+        assert processing.commit_chunk(private, claim, read) == "done"
     assert _lease_expires_at(private, batch_id) is None  # renewal stops with the chunk done
     assert batch_status(private, caller, batch_id)["status"] == "finished"
 

@@ -29,8 +29,15 @@ from creator_enrich.creators.generate import generate_store
 from creator_enrich.creators.handles import normalise_handle
 from creator_enrich.creators.importer import export_jsonl, import_jsonl
 from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
-from creator_enrich.db.migrate import upgrade
-from creator_enrich.db.schema import Batch, BatchResult, LedgerEntry, ProfileHistory
+from creator_enrich.db.migrate import downgrade, upgrade
+from creator_enrich.db.schema import (
+    Batch,
+    BatchResult,
+    BatchRow,
+    Creator,
+    LedgerEntry,
+    ProfileHistory,
+)
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, enrich
@@ -61,10 +68,12 @@ def _create(engine: Any, mode: str, values: list[str], **fields: str) -> str:
     settings = Settings(chunk_size=10)
     account_id = create_account(engine, f"r-{uuid.uuid4().hex[:8]}", Decimal(100))
     caller = Caller(account_id=account_id, key_id="test", read_only=False)
-    form = {"enrichment_mode": [mode], "platform": ["instagram"]}
+    by_email = mode in ("basic", "advanced")
+    form = {"enrichment_mode": [mode]} | ({} if by_email else {"platform": ["instagram"]})
     form |= {name: [value] for name, value in fields.items()}
     request = parse_create_form(form, settings)
-    created, _ = create_batch(engine, settings, caller, request, csv_of("handle", values).encode())
+    upload = csv_of("email" if by_email else "handle", values).encode()
+    created, _ = create_batch(engine, settings, caller, request, upload)
     return str(created["batch_id"])
 
 
@@ -167,7 +176,10 @@ def test_an_import_after_the_batch_leaves_its_download_as_it_was_charged(
 
     assert _json(store, batch_id) == before_json
     assert _csv(store, batch_id) == before_csv
-    assert _history_rows(store) == 1  # the old blocks of the changed Instagram profile
+    # Only the Instagram profile's blocks changed. The import also updates the creator's other
+    # profiles (a generated store sets a country their blocks do not carry), but keeps no
+    # history for them: their blocks are as they were.
+    assert _history_rows(store) == 1
     # a new batch sees the import
     again = _json(store, _run(store, mode, [known[4]], **fields))
     assert again[0]["enrichment_data"]["instagram"]["biography"] == "changed after the batch"
@@ -178,14 +190,8 @@ def _biography(engine: Any, batch_id: str) -> str:
 
 
 def _history_rows(engine: Any) -> int:
-    """Instagram's: the import may also find the creator's other profiles changed (a generated
-    store's profiles carry a country that their blocks do not, so an import derives none)."""
     with read_connection(engine) as conn:
-        return int(
-            conn.execute(
-                select(func.count()).where(ProfileHistory.platform == "instagram")
-            ).scalar_one()
-        )
+        return int(conn.execute(select(func.count()).select_from(ProfileHistory)).scalar_one())
 
 
 def test_each_batch_sends_the_profile_as_it_was_when_its_result_was_stored(
@@ -218,18 +224,20 @@ def test_history_goes_once_no_batch_that_holds_results_can_need_it(
     with write_transaction(store) as conn:  # as the retention period does
         drop_contents(conn, old_batch)
         conn.execute(update(Batch).where(Batch.id == old_batch).values(results_deleted_at=utcnow()))
-    assert forget_profile_history(store) >= 2
+    assert forget_profile_history(store) == 2
     assert _history_rows(store) == 0
     assert _biography(store, new_batch) == "third version"
 
 
-def test_an_import_between_a_chunks_read_and_its_commit_is_read_again(
+def test_an_import_between_a_chunks_read_and_its_commit_leaves_what_the_read_saw(
     store: Any, tmp_path: Path
 ) -> None:
-    """The chunk found the handle; before its commit an import renamed that account. Without
-    the revision check the result would point at the renamed profile and send its data for
-    the old handle (charged, too)."""
+    """The chunk found the handle; before its commit an import renamed that account. The result
+    was charged for what the lookup found, so it sends that: the account under the handle that
+    was asked for, as it was then (the result stores the revision its read saw; the import kept
+    the old blocks). Pointing at the profile as it is now would send another handle's data."""
     known = _known(store, 10)
+    whole = _whole_records(store, "raw", known)
     batch_id = _create(store, "raw", known)
     claim = processing.claim_chunk(store, batch_id, 0, lease_seconds=60)
     assert claim is not None
@@ -237,16 +245,16 @@ def test_an_import_between_a_chunks_read_and_its_commit_is_read_again(
     assert read.outcomes[known[2]].status == "success"
     _change_instagram(store, tmp_path, known[2], username="renamed_meanwhile_7")
 
-    assert processing.commit_chunk(store, claim, read, DATA_DIR) == "done"
+    assert processing.commit_chunk(store, claim, read) == "done"
     sent = {r["input_value"]: r for r in _json(store, batch_id)}
-    assert sent[known[2]]["status"] == "not_found"
-    assert sent[known[2]]["enrichment_data"] is None
-    assert all(sent[h]["status"] == "success" for h in known if h != known[2])
+    assert all(sent[h]["status"] == "success" for h in known)
+    assert {h: sent[h]["enrichment_data"] for h in known} == whole
+    assert normalise_handle("instagram", whole[known[2]]["instagram"]["username"]) == known[2]
     with read_connection(store) as conn:
         charged = conn.execute(
             select(LedgerEntry.row_no).where(LedgerEntry.batch_id == batch_id)
         ).all()
-    assert len(charged) == 9
+    assert len(charged) == 10
 
 
 def test_a_batch_from_before_the_upgrade_keeps_all_history(store: Any, tmp_path: Path) -> None:
@@ -277,3 +285,33 @@ def test_a_full_download_longer_than_a_page_keeps_input_order_and_every_record(
     sent = _json(store, batch_id)
     assert [r["input_value"] for r in sent] == values
     assert [r["enrichment_data"] for r in sent] == [expected[v] for v in values]
+
+
+def test_a_downgrade_below_0006_refuses_while_results_refer_to_profiles(store: Any) -> None:
+    url = store.url.render_as_string(hide_password=False)
+    _run(store, "raw", _known(store, 3))
+    with pytest.raises(RuntimeError, match="3 stored results refer to their profile"):
+        downgrade(url, "0005")
+    assert _history_rows(store) == 0  # still at head: the table is there
+
+
+def test_a_downgrade_below_0006_keeps_every_batchs_rows(store: Any) -> None:
+    """Plain DROP COLUMN: rebuilding ``batches`` on SQLite would cascade to its rows."""
+    url = store.url.render_as_string(hide_password=False)
+    with read_connection(store) as conn:
+        emails = [
+            e
+            for (e,) in conn.execute(
+                select(Creator.email).where(Creator.email.is_not(None)).limit(5)
+            )
+        ]
+    batch_id = _run(store, "basic", emails)  # basic results hold their whole record
+    before = _json(store, batch_id)
+    store.dispose()
+    downgrade(url, "0005")
+    with read_connection(store) as conn:
+        rows = conn.execute(select(func.count()).where(BatchRow.batch_id == batch_id)).scalar_one()
+    assert rows == len(emails)
+    upgrade(url)
+    store.dispose()
+    assert _json(store, batch_id) == before

@@ -3,9 +3,8 @@
 Neither format is built whole in memory: each page of rows is read in its own short transaction
 (keyset pagination on row_no) and written out before the next is read. Stored records are JSON
 text, so the JSON export embeds them without decoding. A result that refers to its profile
-(``BatchResult.profile_id``) gets the profile's block joined in the same page query, or the
-block the profile had at the result's revision if an import has changed it since
-(``creators/history``), in the same query.
+(``BatchResult.profile_id``) gets its block joined in by the page query: the profile's, or the
+one it had at the result's revision if an import has changed it since (``creators/history``).
 """
 
 from __future__ import annotations
@@ -102,7 +101,7 @@ class _Records:
 
 
 def stream_json(engine: Engine, batch: Any) -> Iterator[bytes]:
-    """``batch``: its row (id, options)."""
+    """``batch``: its row (id, mode, platform, options)."""
     records = _Records(batch)
     yield b"["
     first = True

@@ -5,10 +5,9 @@ after its lease expired. The claim is a conditional UPDATE; the commit re-checks
 (fencing); results are inserted with a conflict guard and only newly stored rows are charged,
 with one ledger row per charged row under a unique key.
 
-A found raw or full result refers to its profile and the platform's revision instead of copying
-the block (see ``creators/history``): if the platform's profiles changed between the read and the
-commit, the commit reads the chunk again under its write lock, so a result never points at data
-it did not see.
+A found raw or full result refers to its profile instead of copying the block, with the
+platform's profile revision its read saw (one snapshot with the lookups): an import committed
+after the read keeps the blocks that read saw in ``profile_history`` (see ``creators/history``).
 """
 
 from __future__ import annotations
@@ -160,7 +159,7 @@ def claim_chunk(engine: Engine, batch_id: str, chunk_no: int, lease_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
-class _Row:
+class ChunkRow:
     row_no: int
     key: str
     weight: int
@@ -171,23 +170,23 @@ class ChunkRead:
     """What a worker read for its chunk: the pending rows, each distinct key's outcome, and the
     profile revision of the batch's platform that the outcomes were read at (None: no platform)."""
 
-    rows: list[_Row]
+    rows: list[ChunkRow]
     outcomes: dict[str, Outcome]
     revision: int | None
 
 
-def _pending_rows(conn: Connection, claim: Claim) -> list[_Row]:
+def _pending_rows(conn: Connection, claim: Claim) -> list[ChunkRow]:
     """The chunk's rows that have no stored result yet (all of them, unless resumed)."""
     ids = {"b_batch": claim.batch_id, "b_chunk": claim.chunk_no}
     rows = [
-        _Row(row_no, cast(str, key), weight)  # a row without a key is given no chunk
+        ChunkRow(row_no, cast(str, key), weight)  # a row without a key is given no chunk
         for row_no, key, weight in conn.execute(_CHUNK_ROWS, ids).all()
     ]
     stored = _stored_row_nos(conn, claim.batch_id, rows)
     return [r for r in rows if r.row_no not in stored] if stored else rows
 
 
-def _stored_row_nos(conn: Connection, batch_id: str, rows: list[_Row]) -> set[int]:
+def _stored_row_nos(conn: Connection, batch_id: str, rows: list[ChunkRow]) -> set[int]:
     """Which of ``rows`` already have a result (one range scan of the results' primary key)."""
     if not rows:
         return set()
@@ -243,7 +242,7 @@ RESULT_COLUMNS = (
 )
 
 
-def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]]) -> int:
+def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[ChunkRow, Outcome]]) -> int:
     """How many of the chunk's rows, in order, the balance pays for: all, or a prefix."""
     balance = locked_balance(conn, claim.account_id)
     hits = sum(1 for _, outcome in chunk if outcome.status == SUCCESS)
@@ -257,40 +256,20 @@ def _affordable(conn: Connection, claim: Claim, chunk: list[tuple[_Row, Outcome]
     return len(chunk)
 
 
-def commit_chunk(engine: Engine, claim: Claim, read: ChunkRead, data_dir: Path) -> str:
+def commit_chunk(engine: Engine, claim: Claim, read: ChunkRead) -> str:
     """Store, charge and count in one transaction. Returns what happened, for logs and tests."""
     with write_transaction(engine) as conn:
-        outcome = _store_and_charge(conn, claim, read, EnrichContext(conn, engine, data_dir, True))
+        outcome = _store_and_charge(conn, claim, read)
         failpoints.reach("before_commit")
     failpoints.reach("after_commit")
     return outcome
 
 
-def _current_outcomes(
-    ctx: EnrichContext, claim: Claim, read: ChunkRead
-) -> tuple[int | None, dict[str, Outcome]]:
-    """The platform's revision now, and the outcomes as of it: the read's, or, if a profile of
-    the platform changed since, the chunk read again in this write transaction (on PostgreSQL
-    the revision row stays share-locked until the commit, so no import can change the
-    platform's profiles in between)."""
-    platform = claim.options.platform
-    if read.revision is None or platform is None:
-        return None, read.outcomes
-    revision = revisions.current(ctx.conn, platform, lock=True)
-    if revision == read.revision:
-        return revision, read.outcomes
-    log.info(
-        "chunk %s/%s: profiles changed since read; reading again", claim.batch_id, claim.chunk_no
-    )
-    return revision, enrich(ctx, claim.options, sorted({r.key for r in read.rows}))
-
-
-def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead, ctx: EnrichContext) -> str:
+def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead) -> str:
     """The statements of a chunk commit: fence, results, charges, counters, chunk state."""
     if not _holds_lease(conn, claim):
         return "fenced"
-    rows = read.rows
-    revision, outcomes = _current_outcomes(ctx, claim, read)
+    rows, outcomes, revision = read.rows, read.outcomes, read.revision
     chunk = [(row, outcomes[row.key]) for row in rows]
     paid = _affordable(conn, claim, chunk)
     paused = paid < len(chunk)
@@ -358,7 +337,7 @@ def read_chunk(engine: Engine, claim: Claim, data_dir: Path) -> ChunkRead:
     """The claimed chunk's pending rows and the outcome of each distinct key (no writes)."""
     platform = claim.options.platform
     with read_connection(engine) as conn:
-        # Read first: a change committed after it shows as a newer revision at the commit.
+        # In the lookups' snapshot: the revision the stored references are read back at.
         revision = revisions.current(conn, platform) if platform is not None else None
         rows = _pending_rows(conn, claim)
         ctx = EnrichContext(conn, engine, data_dir, refer=True)
@@ -373,7 +352,7 @@ def process_chunk(
         return "skipped"
     try:
         with LeaseKeeper(engine, claim, lease_seconds):
-            return commit_chunk(engine, claim, read_chunk(engine, claim, data_dir), data_dir)
+            return commit_chunk(engine, claim, read_chunk(engine, claim, data_dir))
     except Exception:
         release_chunk(engine, claim)
         raise

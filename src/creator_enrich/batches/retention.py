@@ -13,15 +13,9 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from creator_enrich.batches import idempotency, states
+from creator_enrich.creators import revisions
 from creator_enrich.db.engine import write_transaction
-from creator_enrich.db.schema import (
-    Batch,
-    BatchChunk,
-    BatchResult,
-    BatchRow,
-    ProfileHistory,
-    ProfileRevision,
-)
+from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow, ProfileHistory
 from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.records import REFERRING_MODES
 from creator_enrich.errors import Gone
@@ -93,25 +87,27 @@ def forget_profile_history(engine: Engine) -> int:
     replaced at or before the lowest creation revision of its batches that still hold results
     are never read again (with no such batch: all of them). Returns how many were deleted.
     """
-    oldest_needed = (
-        # A batch created before migration 0006 has no revision: it keeps all history.
-        select(func.min(func.coalesce(Batch.profile_revision, 0)))
-        .where(
-            Batch.platform == ProfileHistory.platform,
-            Batch.mode.in_(REFERRING_MODES),
-            Batch.results_deleted_at.is_(None),
-        )
-        .scalar_subquery()
-    )
-    current = (
-        select(ProfileRevision.revision)
-        .where(ProfileRevision.platform == ProfileHistory.platform)
-        .scalar_subquery()
-    )
+    deleted = 0
     with write_transaction(engine) as conn:
-        done = conn.execute(
-            delete(ProfileHistory).where(
-                ProfileHistory.replaced_at <= func.coalesce(oldest_needed, current)
-            )
+        platforms = conn.execute(select(ProfileHistory.platform).distinct()).scalars().all()
+        if not platforms:
+            return 0
+        oldest_needed = dict(
+            conn.execute(
+                # No revision (none should lack one since 0006): it keeps all history.
+                select(Batch.platform, func.min(func.coalesce(Batch.profile_revision, 0)))
+                .where(Batch.mode.in_(REFERRING_MODES), Batch.results_deleted_at.is_(None))
+                .group_by(Batch.platform)
+            ).all()
         )
-    return int(done.rowcount or 0)
+        for platform in platforms:
+            bound = oldest_needed.get(platform)
+            if bound is None:
+                bound = revisions.current(conn, platform)
+            done = conn.execute(
+                delete(ProfileHistory).where(
+                    ProfileHistory.platform == platform, ProfileHistory.replaced_at <= bound
+                )
+            )
+            deleted += done.rowcount or 0
+    return deleted

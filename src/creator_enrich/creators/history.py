@@ -9,35 +9,56 @@ sends the blocks that were current when it was charged: the history row with the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from creator_enrich.db.schema import Profile, ProfileHistory
 
+BLOCKS = ("raw_json", "full_json", "audience_json")
 
-def keep(conn: Connection, old: Any, platform: str, replaced_at: int) -> None:
-    """Keep ``old`` (a profile row with its three blocks) before it is changed in place."""
-    conn.execute(
-        insert(ProfileHistory).values(
-            profile_id=old.id,
-            replaced_at=replaced_at,
-            platform=platform,
-            raw_json=old.raw_json,
-            full_json=old.full_json,
-            audience_json=old.audience_json,
-        )
-    )
+
+def keep(conn: Connection, profile_id: int, replaced_at: int, new: Mapping[str, Any]) -> None:
+    """Before the profile is changed in place to ``new``, keep its blocks as they stand, unless
+    ``new`` leaves them as they are (a change of niche, say: the next row still holds them).
+
+    Copied in the database from the row as committed, not from what the caller read earlier: on
+    PostgreSQL another import may have changed the profile since, and the bump that gave
+    ``replaced_at`` waited for it.
+    """
+    changed = or_(*(getattr(Profile, c).is_distinct_from(new[c]) for c in BLOCKS))
+    current = select(
+        Profile.id,
+        literal(replaced_at, BigInteger),
+        Profile.platform,
+        *(getattr(Profile, c) for c in BLOCKS),
+    ).where(Profile.id == profile_id, changed)
+    columns = ["profile_id", "replaced_at", "platform", *BLOCKS]
+    conn.execute(insert(ProfileHistory).from_select(columns, current))
 
 
 def join_as_stored(
     query: Select[Any], profile_id: Any, revision: Any, column: str
 ) -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]:
     """Outer-join ``query`` (over results with these ``profile_id`` and ``revision`` columns) to
-    the blocks each result was stored with. Returns the query, the ``column`` block and the
-    audience block: the history row replaced first after the revision, or else the profile's.
-    One index probe per result, inside the database."""
+    the blocks each result was stored with. Returns the query, the block named ``column`` (one of
+    ``BLOCKS``, a column of both tables) and the audience block: the history row replaced first
+    after the revision, or else the profile's. One index probe per result, in the database."""
+    assert column in BLOCKS, column
     newer = aliased(ProfileHistory)
     first_after = (
         select(func.min(newer.replaced_at))

@@ -308,9 +308,8 @@ def _apply_line(
                     conn.execute(insert(Profile).values(creator_id=creator_id, **prof))
                     changed = True
                 elif any(getattr(old, c) != prof[c] for c in PROFILE_VALUES):
-                    # Batch results stored before keep referring to the old blocks. On
-                    # PostgreSQL the bump waits for chunk commits that hold the old revision.
-                    history.keep(conn, old, platform, revisions.bump(conn, platform))
+                    # Batch results stored before keep the blocks they were charged for.
+                    history.keep(conn, old.id, revisions.bump(conn, platform), prof)
                     conn.execute(update(Profile).where(Profile.id == old.id).values(**prof))
                     changed = True
             if changed:

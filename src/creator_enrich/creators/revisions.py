@@ -22,9 +22,8 @@ def bump(conn: Connection, platform: str) -> int:
     return int(bumped)
 
 
-def current(conn: Connection, platform: str, *, lock: bool = False) -> int:
-    """``lock``: hold the row shared until the transaction ends (PostgreSQL), so that no import
-    can bump it, and so change the platform's profiles, before this transaction commits."""
-    query = select(ProfileRevision.revision).where(ProfileRevision.platform == platform)
-    found = conn.execute(query.with_for_update(read=True) if lock else query).scalar()
+def current(conn: Connection, platform: str) -> int:
+    found = conn.execute(
+        select(ProfileRevision.revision).where(ProfileRevision.platform == platform)
+    ).scalar()
     return int(found or 0)

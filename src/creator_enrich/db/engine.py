@@ -271,6 +271,12 @@ def _sqlite_write_lock(engine: Engine) -> WriteLock:
 
 @contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A short read transaction (a consistent snapshot on both dialects)."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A short read transaction, one consistent snapshot on both dialects: SQLite's deferred
+    transaction keeps the snapshot of its first read; PostgreSQL needs REPEATABLE READ (its
+    READ COMMITTED gives each statement its own). A batch chunk relies on it: the profile revision
+    it stores with its results must be the one its lookups saw."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn

@@ -267,6 +267,7 @@ class ProfileHistory(Base):
     """
 
     __tablename__ = "profile_history"
+    __table_args__ = (Index("ix_profile_history_platform", "platform", "replaced_at"),)
 
     profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     replaced_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)

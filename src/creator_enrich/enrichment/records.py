@@ -230,17 +230,18 @@ def _audience(parts: HandleParts, options: EnrichOptions) -> bool:
 
 
 # The batch modes whose found results refer to the primary profile (see referenced_block).
-REFERRING_MODES = ("raw", "full")
+_REFERRED: dict[str, Callable[[EnrichOptions], tuple[Any, bool]]] = {
+    "raw": lambda _o: (Profile.raw_json, False),
+    "full": lambda o: (FULL.block_column, _audience(FULL, o)),
+}
+REFERRING_MODES = tuple(_REFERRED)
 
 
 def referenced_block(options: EnrichOptions) -> tuple[Any, bool] | None:
     """The profile column a stored batch result of these options refers to, and whether the
     audience block is merged into it; None for modes whose results hold their whole record."""
-    if options.mode == "raw":
-        return Profile.raw_json, False
-    if options.mode == "full":
-        return FULL.block_column, _audience(FULL, options)
-    return None
+    block = _REFERRED.get(options.mode)
+    return block(options) if block is not None else None
 
 
 def _allowed(options: EnrichOptions, platform: str, followers: int) -> bool:

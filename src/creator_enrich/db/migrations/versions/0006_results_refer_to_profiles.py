@@ -23,11 +23,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("batch_results") as batch:
-        batch.add_column(sa.Column("profile_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("profile_revision", sa.BigInteger(), nullable=True))
-    with op.batch_alter_table("batches") as batch:
-        batch.add_column(sa.Column("profile_revision", sa.BigInteger(), nullable=True))
+    # Plain ADD/DROP COLUMN, never a table rebuild: on SQLite, rebuilding ``batches`` with foreign
+    # keys on would cascade its DROP to every batch's rows and results.
+    op.add_column("batch_results", sa.Column("profile_id", sa.Integer(), nullable=True))
+    op.add_column("batch_results", sa.Column("profile_revision", sa.BigInteger(), nullable=True))
+    op.add_column("batches", sa.Column("profile_revision", sa.BigInteger(), nullable=True))
+    # A raw or full batch still processing stores its later results at this revision or above.
+    op.execute(
+        "UPDATE batches SET profile_revision = (SELECT revision FROM profile_revisions"
+        " WHERE profile_revisions.platform = batches.platform)"
+        " WHERE mode IN ('raw', 'full') AND platform IS NOT NULL"
+    )
     op.create_table(
         "profile_history",
         sa.Column("profile_id", sa.Integer(), nullable=False),
@@ -38,12 +44,23 @@ def upgrade() -> None:
         sa.Column("audience_json", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("profile_id", "replaced_at", name=op.f("pk_profile_history")),
     )
+    op.create_index("ix_profile_history_platform", "profile_history", ["platform", "replaced_at"])
 
 
 def downgrade() -> None:
+    referring = (
+        op.get_bind()
+        .execute(sa.text("SELECT count(*) FROM batch_results WHERE profile_id IS NOT NULL"))
+        .scalar()
+    )
+    if referring:
+        # 0005 reads a result's record from its data alone: these would lose their blocks.
+        raise RuntimeError(
+            f"{referring} stored results refer to their profile; downgrading below 0006 would "
+            "lose their records. Delete those batches first (or wait for their retention)."
+        )
+    op.drop_index("ix_profile_history_platform", table_name="profile_history")
     op.drop_table("profile_history")
-    with op.batch_alter_table("batches") as batch:
-        batch.drop_column("profile_revision")
-    with op.batch_alter_table("batch_results") as batch:
-        batch.drop_column("profile_revision")
-        batch.drop_column("profile_id")
+    op.drop_column("batches", "profile_revision")
+    op.drop_column("batch_results", "profile_revision")
+    op.drop_column("batch_results", "profile_id")

@@ -31,11 +31,9 @@ BACKFILL = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("profiles") as batch:
-        batch.add_column(sa.Column("verified_json", sa.Text(), nullable=True))
+    op.add_column("profiles", sa.Column("verified_json", sa.Text(), nullable=True))
     op.execute(BACKFILL[op.get_bind().dialect.name])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("profiles") as batch:
-        batch.drop_column("verified_json")
+    op.drop_column("profiles", "verified_json")  # plain DROP COLUMN: no rebuild of the store
