@@ -20,7 +20,7 @@ from creator_enrich.creators import revisions
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchRow
 from creator_enrich.db.types import plain_decimal, utcnow
-from creator_enrich.enrichment.records import referenced_block
+from creator_enrich.enrichment.records import REFERRING_MODES
 from creator_enrich.errors import Conflict, NotFound, ValidationFailed
 
 INSERT_SLICE = 5000
@@ -156,7 +156,7 @@ def create_batch(
                     created_at=now,
                     profile_revision=(
                         revisions.current(conn, options.platform)
-                        if referenced_block(options) is not None and options.platform
+                        if options.mode in REFERRING_MODES and options.platform
                         else None
                     ),
                 )

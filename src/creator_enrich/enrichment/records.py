@@ -172,7 +172,7 @@ def _handle_records(
     assert platform is not None
     audience = _audience(parts, options)
     lookalikes = parts.lookalikes(options)
-    refer = ctx.refer and referenced_block(options) is not None
+    refer = ctx.refer and options.mode in REFERRING_MODES
     columns: list[Any] = [Profile.id, Profile.creator_id]
     if not refer:
         columns.append(parts.block_column.label("block"))
