@@ -19,7 +19,7 @@ from creator_enrich.creators.importer import export_jsonl, import_jsonl
 from creator_enrich.creators.store import raw_blocks
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.migrate import upgrade
-from creator_enrich.db.schema import Creator, Profile
+from creator_enrich.db.schema import Creator, Profile, ProfileHistory
 from tests.databases import fresh_database_url
 
 _count = 0
@@ -72,6 +72,56 @@ def test_import_twice_changes_nothing(exported: Path) -> None:
     again = import_jsonl(engine, exported)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 300)
     assert _dump(engine) == before
+    engine.dispose()
+
+
+def test_a_generated_store_imported_into_itself_changes_nothing(tmp_path: Path) -> None:
+    # The generator gives Instagram and Twitter profiles the creator's country, which their
+    # blocks do not carry: the import must find the same one in the creator's `location`.
+    _url, engine = _empty_store()
+    generate_store(engine, creators=120, seed=5)
+    path = tmp_path / "own.jsonl"
+    path.write_bytes(_export(engine))
+    before = _dump(engine)
+    report = import_jsonl(engine, path)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 120)
+    assert _dump(engine) == before
+    with read_connection(engine) as conn:
+        assert conn.execute(select(ProfileHistory.profile_id)).all() == []
+        assert None not in conn.execute(select(Profile.country)).scalars().all()
+    engine.dispose()
+
+
+def test_countries_are_read_from_names_and_from_the_creators_location(tmp_path: Path) -> None:
+    def line(n: int, location: str | None, **blocks: dict[str, Any]) -> dict[str, Any]:
+        return {"external_id": f"c{n}", "location": location, **blocks}
+
+    lines = [
+        # the live shapes name the country in words
+        line(1, None, youtube={"id": "UC" + "b" * 22, "custom_url": "@one", "country": "Canada"}),
+        line(2, None, tiktok={"username": "two", "region": "United States"}),
+        # Instagram and Twitter blocks name none: the creator's location does
+        line(3, "Lisbon, Portugal", instagram={"username": "three"}, twitter={"username": "t3"}),
+        # the block's own country wins over the creator's
+        line(4, "Brazil", youtube={"id": "UC" + "c" * 22, "custom_url": "@four", "country": "de"}),
+        line(5, "Atlanta, Georgia", instagram={"username": "five"}),
+        line(6, None, instagram={"username": "six"}),
+    ]
+    path = tmp_path / "countries.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(ln) + b"\n" for ln in lines))
+    _url, engine = _empty_store()
+    assert import_jsonl(engine, path).created == 6
+    with read_connection(engine) as conn:
+        rows = conn.execute(select(Profile.username, Profile.country)).all()
+    assert dict(rows) == {
+        "one": "CA",
+        "two": "US",
+        "three": "PT",
+        "t3": "PT",
+        "four": "DE",
+        "five": None,
+        "six": None,
+    }
     engine.dispose()
 
 

@@ -176,9 +176,7 @@ def test_an_import_after_the_batch_leaves_its_download_as_it_was_charged(
 
     assert _json(store, batch_id) == before_json
     assert _csv(store, batch_id) == before_csv
-    # Only the Instagram profile's blocks changed. The import also updates the creator's other
-    # profiles (a generated store sets a country their blocks do not carry), but keeps no
-    # history for them: their blocks are as they were.
+    # Only the Instagram profile changed; the creator's other profiles keep no history.
     assert _history_rows(store) == 1
     # a new batch sees the import
     again = _json(store, _run(store, mode, [known[4]], **fields))

@@ -525,6 +525,8 @@ class _Generator:
             raw = {key: values.get(key) for key in RAW_FIELDS[platform]}
             full = {key: values.get(key) for key in FULL_FIELDS[platform]}
             audience = self.audience(platform, p)
+            # What an import of this record would read: Twitch blocks carry no engagement.
+            shown = raw.get("engagement_percent", full.get("engagement_percent"))
             profile_rows.append(
                 {
                     "creator_id": index + 1,
@@ -534,7 +536,7 @@ class _Generator:
                     "platform_user_id": p["user_id"],
                     "full_name": p["full_name"],
                     "followers": p["followers"],
-                    "engagement_percent": p["engagement"],
+                    "engagement_percent": shown,
                     "profile_url": p["url"],
                     "picture": p["picture"],
                     "niche": p["niche"],

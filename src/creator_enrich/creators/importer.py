@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.creators import history, revisions
+from creator_enrich.creators.countries import country_code
 from creator_enrich.creators.handles import (
     InvalidValue,
     normalise_email,
@@ -84,11 +85,13 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _country(block: dict[str, Any]) -> str | None:
-    for key in ("country", "region"):
-        value = block.get(key)
-        if isinstance(value, str) and len(value) == 2 and value.isalpha():
-            return value.upper()
+def _country(block: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The block's own country, else the creator's `location` (Instagram and Twitter blocks
+    name none), as a code."""
+    for value in (block.get("country"), block.get("region"), data.get("location")):
+        code = country_code(value)
+        if code is not None:
+            return code
     return None
 
 
@@ -103,7 +106,7 @@ def _top_niche(data: dict[str, Any]) -> str | None:
     return str(best["niche"])[:50]
 
 
-def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
+def _profile(platform: str, block: Any, data: dict[str, Any], niche: str | None) -> dict[str, Any]:
     if not isinstance(block, dict):
         raise BadLine(f"the {platform} block is not an object")
     username = block.get(USERNAME_KEY[platform])
@@ -135,7 +138,7 @@ def _profile(platform: str, block: Any, niche: str | None) -> dict[str, Any]:
         "profile_url": profile_url(platform, handle_key, user_id),
         "picture": block.get(PICTURE_KEY[platform]),
         "niche": niche,
-        "country": _country(block),
+        "country": _country(block, data),
         "raw_json": _dumps({k: block.get(k) for k in RAW_FIELDS[platform]}),
         "full_json": _dumps(full),
         "audience_json": None if audience is None else _dumps(audience),
@@ -161,7 +164,7 @@ def parse_line(line_no: int, text: bytes) -> _Line:
     niche = _top_niche(data)
     # In the line's order, so that export writes the blocks back in the same order.
     profiles = {
-        key: _profile(key, value, niche)
+        key: _profile(key, value, data, niche)
         for key, value in record.items()
         if key in PLATFORMS and value is not None
     }
