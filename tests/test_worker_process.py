@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -128,6 +130,41 @@ def test_the_worker_process_never_outlives_the_api(
         srv.stop()
 
 
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+@pytest.mark.parametrize("lowered", [None, "0", "19"])
+def test_worker_processes_yield_the_cpu_to_the_api(
+    env: dict[str, str], lowered: str | None
+) -> None:
+    """On a busy machine the API's requests come first: its children run niced by
+    WORKER_NICE (10 unless set), the API itself at the priority it was started with."""
+    given = {} if lowered is None else {"CREATOR_ENRICH_WORKER_NICE": lowered}
+    srv = Server({**env, **given})
+    srv.start()
+    try:
+        assert srv.proc is not None
+        api = nice(srv.proc.pid)
+        expected = min(api + int(lowered or 10), 19)
+        workers = sorted(worker_pids(srv))
+        # A child lowers its priority once it has read its settings, just after it starts.
+        wait_until(
+            lambda: [nice(pid) for pid in workers] == [expected, expected],
+            30,
+            f"worker processes not at nice {expected}: {[nice(pid) for pid in workers]}",
+        )
+    finally:
+        srv.stop()
+
+
+def test_a_nice_value_out_of_range_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="worker_nice"):
+        Settings(worker_nice=20)
+    with pytest.raises(ValueError, match="worker_nice"):
+        Settings(worker_nice=-1)
+
+
 def test_settings_reach_the_worker_process_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's settings may not come from the environment (tests, embedding); the child must
     run with the same ones, except that it runs its worker in-process."""
@@ -189,3 +226,28 @@ def test_a_pipe_broker_without_a_worker_process_refuses_the_message() -> None:
     broker.connect(written.append)
     broker.enqueue(message)
     assert [dramatiq.Message.decode(line.rstrip(b"\n")).args for line in written] == [("b", 1)]
+
+
+def test_the_worker_command_lowers_its_priority_before_starting_dramatiq(tmp_path: Path) -> None:
+    """`creator-enrich worker` replaces itself with Dramatiq's processes, which inherit the
+    niceness it set: read it at that exec, in a process of its own (niceness cannot go back)."""
+    probe = (
+        "import os, sys\n"
+        "os.execv = lambda *argv: (print(os.nice(0), argv[1][2]), sys.exit(0))\n"
+        "from creator_enrich.cli import app\n"
+        "app(['worker', '--processes', '1', '--threads', '1'])\n"
+    )
+    for given, expected in ((None, 10), ("3", 3)):
+        environ = {
+            **os.environ,
+            "CREATOR_ENRICH_DATA_DIR": str(tmp_path),
+            "CREATOR_ENRICH_BROKER_URL": "redis://127.0.0.1:1/0",  # never reached
+        }
+        environ.pop("CREATOR_ENRICH_WORKER_NICE", None)
+        if given is not None:
+            environ["CREATOR_ENRICH_WORKER_NICE"] = given
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=environ, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [str(min(os.nice(0) + expected, 19)), "dramatiq"]

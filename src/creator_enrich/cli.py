@@ -117,6 +117,7 @@ def worker(
         )
     # Dramatiq hands back prefetch slots only between polls; poll every 50 ms, not every second.
     os.environ.setdefault("dramatiq_worker_timeout", "50")
+    os.nice(settings.worker_nice)  # inherited by Dramatiq's processes (see Settings.worker_nice)
     argv = [
         sys.executable,
         "-m",

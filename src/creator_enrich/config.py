@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # How many: chunk reads and record building run in parallel, SQLite commits one at a time
     # (2 processes: 10 MB raw batch 46-50k -> 61-75k rows/s on 2 cores, bench/RESULTS.md).
     worker_processes: int = 2
+    # Worker processes (serve's children, `creator-enrich worker`) lower their CPU priority by
+    # this much (nice, 0-19), so that on a busy machine status polls, uploads and downloads are
+    # answered first and chunks take the CPU the API leaves; 0 keeps them at the API's priority.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     lease_seconds: int = 120  # renewed every third of it while a live worker is on the chunk
     chunk_time_limit_seconds: int = 900  # then the attempt is aborted (and retried)
     # `creator-enrich worker` on SIGTERM: in-flight chunks get this long, then the process exits

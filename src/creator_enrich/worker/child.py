@@ -7,6 +7,7 @@ or died). The API process sweeps; a child does not.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -34,8 +35,11 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s worker-process %(levelname)s %(name)s: %(message)s"
     )
-    from creator_enrich.batches.tasks import process_chunk_task
     from creator_enrich.config import get_settings
+
+    settings = get_settings()
+    os.nice(settings.worker_nice)  # the API's requests come first (see Settings.worker_nice)
+    from creator_enrich.batches.tasks import process_chunk_task
     from creator_enrich.worker.embedded import EmbeddedWorker
 
     # Ctrl-C and service managers signal the whole process group: the API then stops and closes
@@ -47,7 +51,7 @@ def main() -> None:
     threading.Thread(
         target=feed, args=(sys.stdin.buffer, process_chunk_task.broker, done), daemon=True
     ).start()
-    worker = EmbeddedWorker(get_settings(), sweeper=False).start()
+    worker = EmbeddedWorker(settings, sweeper=False).start()
     while not done.wait(0.5):
         pass
     worker.stop()
