@@ -25,6 +25,8 @@ from creator_enrich.batches.exports import BIG_RECORD_PAGE, stream_csv, stream_j
 from creator_enrich.batches.retention import drop_contents, forget_profile_history
 from creator_enrich.batches.service import create_batch, get_batch_unchecked
 from creator_enrich.config import Settings
+from creator_enrich.creators import revisions
+from creator_enrich.creators import store as store_lookup
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.creators.handles import normalise_handle
 from creator_enrich.creators.importer import export_jsonl, import_jsonl
@@ -36,6 +38,7 @@ from creator_enrich.db.schema import (
     BatchRow,
     Creator,
     LedgerEntry,
+    Profile,
     ProfileHistory,
 )
 from creator_enrich.db.types import utcnow
@@ -313,3 +316,21 @@ def test_a_downgrade_below_0006_keeps_every_batchs_rows(store: Any) -> None:
     upgrade(url)
     store.dispose()
     assert _json(store, batch_id) == before
+
+
+def test_a_chunks_revision_and_its_lookups_are_one_snapshot(store: Any, tmp_path: Path) -> None:
+    """`read_chunk` reads the platform's revision, then looks the chunk's keys up, in one read
+    transaction; a result stores that revision and is read back at it. An import committed
+    between the two reads must be invisible to both, or the download would send blocks the
+    batch never saw (PostgreSQL's default READ COMMITTED would show it to the second)."""
+    handle = _known(store, 1)[0]
+    with read_connection(store) as conn:
+        revision = revisions.current(conn, "instagram")
+        _change_instagram(store, tmp_path, handle, biography="committed mid-read")
+        seen = store_lookup.find_profiles(conn, "instagram", [handle], Profile.full_json)
+        assert "committed mid-read" not in seen[handle].full_json
+        assert revisions.current(conn, "instagram") == revision
+    with read_connection(store) as conn:
+        assert revisions.current(conn, "instagram") == revision + 1
+        seen = store_lookup.find_profiles(conn, "instagram", [handle], Profile.full_json)
+        assert "committed mid-read" in seen[handle].full_json
