@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from creator_enrich.creators.generate import generate_store
 from creator_enrich.creators.importer import export_jsonl, import_jsonl
@@ -122,6 +122,22 @@ def test_countries_are_read_from_names_and_from_the_creators_location(tmp_path: 
         "five": None,
         "six": None,
     }
+    engine.dispose()
+
+
+def test_an_import_leaves_postgresql_planning_with_the_stores_size(exported: Path) -> None:
+    _url, engine = _empty_store()
+    import_jsonl(engine, exported)
+    with read_connection(engine) as conn:
+        profiles = conn.execute(select(func.count()).select_from(Profile)).scalar_one()
+        if engine.dialect.name == "postgresql":
+            known = conn.exec_driver_sql(
+                "SELECT relname, reltuples FROM pg_class WHERE relname IN ('creators', 'profiles')"
+            ).all()
+            assert dict(known) == {"creators": 300, "profiles": profiles}
+        else:  # SQLite: no statistics are kept, so no plan depends on stale ones
+            names = conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all()
+            assert "sqlite_stat1" not in names
     engine.dispose()
 
 

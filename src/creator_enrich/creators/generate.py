@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import Engine, insert
 
 from creator_enrich.creators.handles import profile_url
-from creator_enrich.db.engine import write_transaction
+from creator_enrich.db.engine import analyze_store, write_transaction
 from creator_enrich.db.schema import Creator, Profile
 from creator_enrich.enrichment.fields import (
     CREATOR_FIELDS,
@@ -631,6 +631,7 @@ def generate_store(
                 "SELECT setval(pg_get_serial_sequence('creators', 'id'), "
                 "(SELECT COALESCE(MAX(id), 1) FROM creators))"
             )
+    analyze_store(engine)
     return GenerateStats(
         creators=creators,
         profiles=profiles_total,

@@ -28,7 +28,7 @@ from creator_enrich.creators.handles import (
     normalise_handle,
     profile_url,
 )
-from creator_enrich.db.engine import read_connection, write_transaction
+from creator_enrich.db.engine import analyze_store, read_connection, write_transaction
 from creator_enrich.db.schema import Creator, Profile
 from creator_enrich.enrichment.fields import (
     FOLLOWER_KEY,
@@ -353,6 +353,7 @@ def import_jsonl(
             if on_progress:
                 on_progress(done, total)
     _flush(engine, batch, report)
+    analyze_store(engine)
     if on_progress:
         on_progress(total, total)
     return report

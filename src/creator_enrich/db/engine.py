@@ -280,3 +280,13 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+def analyze_store(engine: Engine) -> None:
+    """After a bulk load, PostgreSQL: refresh the planner's statistics of the creator store now,
+    rather than whenever autovacuum gets to it, so that the first batches are planned with the
+    store's real size. SQLite keeps no statistics unless asked (the schema's indexes suffice)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE creators, profiles")
