@@ -74,7 +74,7 @@ def main() -> None:
         else:
             ghost_csv(path, known, args.rows - len(known))
         figures: dict[tuple[str, int], tuple[float, float]] = {}
-        memory = {}
+        memory, cpu = {}, {}
         for mode in modes:
             for processes in (1, 2):
                 srv = Server(env)
@@ -86,6 +86,7 @@ def main() -> None:
                     with _PeakRss(srv, args.threads) as peaks:
                         figures[mode, processes] = _run(srv, key, path, mode)
                     memory[mode, processes] = peaks.report()
+                    cpu[mode, processes] = peaks.cpu_report()
                 finally:  # a failed run must not leave its server and workers behind
                     srv.stop()
     finally:
@@ -98,6 +99,7 @@ def main() -> None:
     for (mode, processes), (seconds, rate) in figures.items():
         print(f"{mode:<8} workers {processes}: {seconds:6.1f} s  {rate:8,.0f} rows/s")
         print(f"           peak RSS: {memory[mode, processes]}")
+        print(f"           {cpu[mode, processes]}")
     for mode in modes:
         ratio = figures[mode, 2][1] / figures[mode, 1][1]
         print(f"ratio     {mode}: {ratio:.2f}x with 2 processes")
@@ -114,21 +116,36 @@ def _ten_mb_csv(path: Path, sample: list[str]) -> int:
 
 
 class _PeakRss:
-    """Samples VmRSS of the API and of every process in the workers' process group."""
+    """Samples VmRSS of the API and of every process in the workers' process group, and counts
+    the CPU time each side used during the batch (the API, the worker processes, PostgreSQL's
+    processes, Redis, anything else on the machine), to show whether a second worker process
+    had a core to run on."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
 
     def __init__(self, srv: Any, threads: int) -> None:
         self._srv, self._srv_threads, self._stop = srv, threads, threading.Event()
         self.peaks: dict[str, int] = {}
         self._threads: dict[str, int] = {}
+        self._first: dict[int, int] = {}  # pid -> CPU ticks when first seen
+        self._last: dict[int, tuple[str, int]] = {}  # pid -> (side, CPU ticks when last seen)
+        self._machine: list[tuple[int, int]] = []  # (busy, all) ticks of /proc/stat
+        self._wall = 0.0
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> _PeakRss:
+        self._wall = time.perf_counter()
+        self._machine.append(_machine_ticks())
+        self._count_cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._count_cpu()
+        self._machine.append(_machine_ticks())
+        self._wall = time.perf_counter() - self._wall
 
     def _pids(self) -> dict[int, str]:
         pids = {self._srv.proc.pid: "api"}
@@ -143,9 +160,37 @@ class _PeakRss:
                 pids.setdefault(pid, "supervisor" if pid == group else str(pid))
         return pids
 
+    def _count_cpu(self) -> None:
+        """At the start and the end only (a scan of /proc costs CPU); a process first seen at
+        the end started during the batch, so all of its time counts."""
+        ours = self._pids()
+        ending = bool(self._first)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            comm, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+            ticks = sum(int(v) for v in fields.split()[11:13])  # utime + stime
+            pid = int(stat.parent.name)
+            side = ours.get(pid)
+            if pid == os.getpid():
+                side = "bench"  # this script: polling, and these /proc scans
+            elif side is None:
+                side = "postgres" if comm.startswith("postgres") else comm.split(":")[0]
+            else:
+                side = "api" if side == "api" else "workers"
+            self._first.setdefault(pid, 0 if ending else ticks)
+            self._last[pid] = (side, ticks)
+
     def _sample(self) -> None:
+        pids: dict[int, str] = {}
+        ticks = 0
         while not self._stop.wait(0.1):
-            for pid, name in self._pids().items():
+            if ticks % 10 == 0:  # the workers' processes change rarely; a scan costs CPU
+                pids = self._pids()
+            ticks += 1
+            for pid, name in pids.items():
                 try:
                     status = Path(f"/proc/{pid}/status").read_text()
                 except OSError:
@@ -166,6 +211,28 @@ class _PeakRss:
         return ", ".join(
             f"{self._label(name)} {kb / 1024:.0f} MB" for name, kb in sorted(self.peaks.items())
         )
+
+    def cpu_report(self) -> str:
+        """CPU seconds per side during the batch, and how busy the machine's cores were."""
+        used: dict[str, float] = {}
+        for pid, (side, ticks) in self._last.items():
+            used[side] = used.get(side, 0.0) + (ticks - self._first[pid]) / self.TICK
+        (busy0, all0), (busy1, all1) = self._machine[0], self._machine[-1]
+        cores = os.cpu_count() or 1
+        shown = ["api", "workers", "postgres", "redis-server", "bench"]
+        other = sum(v for k, v in used.items() if k not in shown)
+        parts = [f"{k} {used.get(k, 0.0):.1f} s" for k in shown] + [f"other {other:.1f} s"]
+        return (
+            f"{(busy1 - busy0) / max(all1 - all0, 1):.0%} of {cores} cores busy over "
+            f"{self._wall:.1f} s; CPU: {', '.join(parts)}"
+        )
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, all) ticks summed over every core, from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def _biggest_instagram_handles(database_url: str, count: int) -> list[str]:
@@ -195,14 +262,16 @@ def _run(srv: Any, key: str, path: Path, mode: str) -> tuple[float, float]:
     created = srv.submit(key, path, "instagram", mode)
     started = time.perf_counter()
     url = f"{srv.url}/public/v1/enrichment/batch/{created['batch_id']}/status/"
+    poll = httpx.Client(headers=headers)  # one connection: a client per poll cost the bench CPU
     while True:
-        answer = httpx.get(url, headers=headers)
+        answer = poll.get(url)
         if answer.status_code != 200:
             raise SystemExit(f"status answered {answer.status_code}: {answer.text}")
         if answer.json()["status"] == "finished":
             break
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    poll.close()
     return seconds, created["og_input_number"] / seconds
 
 
