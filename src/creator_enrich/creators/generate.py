@@ -525,8 +525,9 @@ class _Generator:
             raw = {key: values.get(key) for key in RAW_FIELDS[platform]}
             full = {key: values.get(key) for key in FULL_FIELDS[platform]}
             audience = self.audience(platform, p)
-            # What an import of this record would read: Twitch blocks carry no engagement.
-            shown = raw.get("engagement_percent", full.get("engagement_percent"))
+            # What an import of the full record would read: Twitch blocks carry no engagement.
+            # (A raw-only store keeps the full store's lookalike columns, this one included.)
+            shown = full.get("engagement_percent")
             profile_rows.append(
                 {
                     "creator_id": index + 1,
