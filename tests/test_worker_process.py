@@ -42,6 +42,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: state, ppid, ... (OSError once
+    the process is gone)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid`` (zombies count as gone)."""
     found = []
@@ -49,10 +55,9 @@ def children(pid: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            state, ppid = stat_fields(entry)[:2]
         except OSError:
             continue
-        state, ppid = stat.rpartition(")")[2].split()[:2]
         if int(ppid) == pid and state != "Z":
             found.append(int(entry))
     return found
@@ -60,7 +65,7 @@ def children(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+        return stat_fields(pid)[0] != "Z"
     except OSError:
         return False
 
@@ -131,7 +136,7 @@ def test_the_worker_process_never_outlives_the_api(
 
 
 def nice(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+    return int(stat_fields(pid)[16])
 
 
 @pytest.mark.parametrize("lowered", [None, "0", "19"])
