@@ -163,23 +163,25 @@ class _PeakRss:
     def _count_cpu(self) -> None:
         """At the start and the end only (a scan of /proc costs CPU); a process first seen at
         the end started during the batch, so all of its time counts."""
-        ours = self._pids()
+        api, group = self._srv.proc.pid, self._srv.workers.pid
         ending = bool(self._first)
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 text = stat.read_text()
             except OSError:
                 continue
-            comm, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
-            ticks = sum(int(v) for v in fields.split()[11:13])  # utime + stime
+            comm, rest = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+            fields = rest.split()
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
             pid = int(stat.parent.name)
-            side = ours.get(pid)
             if pid == os.getpid():
                 side = "bench"  # this script: polling, and these /proc scans
-            elif side is None:
-                side = "postgres" if comm.startswith("postgres") else comm.split(":")[0]
+            elif pid == api:
+                side = "api"
+            elif int(fields[2]) == group:  # the workers' process group
+                side = "workers"
             else:
-                side = "api" if side == "api" else "workers"
+                side = "postgres" if comm.startswith("postgres") else comm.split(":")[0]
             self._first.setdefault(pid, 0 if ending else ticks)
             self._last[pid] = (side, ticks)
 
