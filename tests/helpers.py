@@ -34,9 +34,11 @@ def csv_of(header: str | None, values: list[str]) -> str:
 def assert_money_invariants(
     engine: Any, account_id: int, granted: Decimal, deleted: frozenset[str] = frozenset()
 ) -> Decimal:
-    """balance change == ledger charges == sum of per-row charges; one ledger row per charge.
+    """balance change == ledger charges == sum of per-row charges, batch by batch.
 
-    ``deleted`` batches have no results left to compare with (their ledger entries stay).
+    Each batch charge covers ``row_count`` rows at the batch's rate, starting with a row that
+    was charged; its rows are as many as the batch's charged results. ``deleted`` batches have
+    no results left to compare with (their ledger entries stay).
     """
     with read_connection(engine) as conn:
         balance, used = conn.execute(
@@ -46,9 +48,9 @@ def assert_money_invariants(
             select(func.sum(LedgerEntry.amount)).where(LedgerEntry.account_id == account_id)
         ).scalar_one()
         charges = conn.execute(
-            select(LedgerEntry.batch_id, LedgerEntry.row_no, LedgerEntry.amount).where(
-                LedgerEntry.account_id == account_id, LedgerEntry.kind == "charge"
-            )
+            select(
+                LedgerEntry.batch_id, LedgerEntry.row_no, LedgerEntry.row_count, LedgerEntry.amount
+            ).where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "charge")
         ).all()
         batch_ids = {c.batch_id for c in charges if c.batch_id is not None}
         row_charges = (
@@ -64,11 +66,18 @@ def assert_money_invariants(
     assert granted - balance == used
     charged = -sum((c.amount for c in charges), Decimal(0))
     assert charged == used
+    assert all(c.row_count and c.row_count > 0 for c in charges)
     batch_charges = [c for c in charges if c.batch_id is not None]  # the rest: single calls
     assert len({(c.batch_id, c.row_no) for c in batch_charges}) == len(batch_charges)
-    assert {
-        (c.batch_id, c.row_no): -c.amount for c in batch_charges if c.batch_id not in deleted
-    } == {(r.batch_id, r.row_no): r.credits for r in row_charges}
+    by_row = {(r.batch_id, r.row_no): r.credits for r in row_charges}
+    for batch_id in batch_ids - deleted:
+        entries = [c for c in batch_charges if c.batch_id == batch_id]
+        rows = {row: credits for (b, row), credits in by_row.items() if b == batch_id}
+        assert sum(c.row_count for c in entries) == len(rows)
+        assert -sum((c.amount for c in entries), Decimal(0)) == sum(rows.values(), Decimal(0))
+        for c in entries:  # every entry starts at a charged row and charges its rows' rate
+            assert c.row_no in rows
+            assert -c.amount == c.row_count * rows[c.row_no]
     assert not {r.batch_id for r in row_charges} & deleted
     return used
 
@@ -82,17 +91,29 @@ def row_count(engine: Any, batch_id: str) -> int:
         )
 
 
-def results_and_charges(engine: Any, batch_id: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(rows, distinct row numbers) of the batch's results and of its ledger entries: equal
-    pairs mean nothing was stored or charged twice."""
-    with read_connection(engine) as conn:
-        return tuple(  # type: ignore[return-value]
-            tuple(
-                conn.execute(
-                    select(func.count(), func.count(func.distinct(table.row_no))).where(
-                        table.batch_id == batch_id
-                    )
-                ).one()
+def ledger_rows(conn: Any, batch_id: str) -> int:
+    """How many rows the batch's ledger entries charged (each entry covers ``row_count``)."""
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(LedgerEntry.row_count), 0)).where(
+                LedgerEntry.batch_id == batch_id
             )
-            for table in (BatchResult, LedgerEntry)
-        )
+        ).scalar_one()
+    )
+
+
+def results_and_charges(engine: Any, batch_id: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(rows, distinct row numbers) of the batch's results, and (rows its ledger entries
+    charged, results that carry a charge): equal pairs mean nothing was stored or charged
+    twice."""
+    with read_connection(engine) as conn:
+        results = conn.execute(
+            select(func.count(), func.count(func.distinct(BatchResult.row_no))).where(
+                BatchResult.batch_id == batch_id
+            )
+        ).one()
+        charged_by_ledger = ledger_rows(conn, batch_id)
+        charged = conn.execute(
+            select(func.count()).where(BatchResult.batch_id == batch_id, BatchResult.credits > 0)
+        ).scalar_one()
+    return (results[0], results[1]), (charged_by_ledger, int(charged))

@@ -28,7 +28,7 @@ from creator_enrich.config import Settings
 from creator_enrich.db.engine import create_db_engine, read_connection
 from creator_enrich.db.schema import Account, Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
 from creator_enrich.db.types import utcnow
-from tests.helpers import assert_money_invariants
+from tests.helpers import assert_money_invariants, ledger_rows, results_and_charges
 from tests.processes import (
     Server,
     admin_flow,
@@ -91,11 +91,6 @@ def _assert_exactly_once(env: dict[str, str], batch_id: str) -> None:
                 BatchResult.batch_id == batch_id
             )
         ).one()
-        charges = conn.execute(
-            select(func.count(), func.count(LedgerEntry.row_no.distinct())).where(
-                LedgerEntry.batch_id == batch_id
-            )
-        ).one()
         account = conn.execute(select(Account.id).where(Account.name == "ops")).scalar_one()
         granted = conn.execute(
             select(func.sum(LedgerEntry.amount)).where(
@@ -104,7 +99,7 @@ def _assert_exactly_once(env: dict[str, str], batch_id: str) -> None:
         ).scalar_one()
     assert rows == HITS + GHOSTS
     assert tuple(results) == (rows, rows)  # every input row has exactly one result
-    assert tuple(charges) == (HITS, HITS)  # each charged row has exactly one ledger entry
+    assert results_and_charges(engine, batch_id)[1] == (HITS, HITS)  # each hit charged once
     assert_money_invariants(engine, account, Decimal(granted))
     engine.dispose()
 
@@ -268,9 +263,7 @@ def test_a_delete_racing_a_chunk_commit_waits_for_it(env: dict[str, str], key: s
     assert done["other"]["deleted"] is True
     with read_connection(engine) as conn:
         assert conn.execute(select(Batch.id).where(Batch.id == batch_id)).first() is None
-        charged = conn.execute(
-            select(func.count()).where(LedgerEntry.batch_id == batch_id)
-        ).scalar_one()
+        charged = ledger_rows(conn, batch_id)
     assert charged == len(chunk.hits)  # the commit's charges were kept: money history stays
     assert_money_invariants(engine, chunk.account_id, Decimal(10), deleted=frozenset({batch_id}))
     engine.dispose()

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from creator_enrich.db.engine import read_connection, write_transaction
-from creator_enrich.db.schema import Batch, IdempotencyKey, LedgerEntry
-from tests.helpers import assert_money_invariants, csv_of, handles
+from creator_enrich.db.schema import Batch, IdempotencyKey
+from tests.helpers import assert_money_invariants, csv_of, handles, ledger_rows
 
 URL = "/public/v1/enrichment/batch/"
 
@@ -144,7 +144,5 @@ def test_a_deleted_batch_is_not_replayed(account: Any, engine: Any) -> None:
     again = post(account, content, "delete-me")
     assert again.status_code == 200 and again.json()["batch_id"] != first
     with read_connection(engine) as conn:
-        charged = conn.execute(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.batch_id == first)
-        ).scalar_one()
+        charged = ledger_rows(conn, first)
     assert charged == 2  # the deleted batch's money history stays

@@ -29,7 +29,7 @@ from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk, BatchResult, LedgerEntry
 from creator_enrich.db.types import utcnow
 from tests.databases import DATA_DIR, fresh_database_url
-from tests.helpers import assert_money_invariants, csv_of, handles
+from tests.helpers import assert_money_invariants, csv_of, handles, ledger_rows
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +127,12 @@ def test_a_row_stored_after_the_read_is_neither_stored_again_nor_charged(private
                 BatchResult.batch_id == batch_id, BatchResult.row_no == rows[3].row_no
             )
         ).one()
-        charged = conn.execute(
+        entries = conn.execute(
             select(func.count()).where(LedgerEntry.batch_id == batch_id)
         ).scalar_one()
+        charged = ledger_rows(conn, batch_id)
     assert tuple(kept) == ("failed", "by hand")
-    assert charged == 9
+    assert (entries, charged) == (1, 9)  # one charge, of the nine rows this commit stored
     assert batch_status(private, caller, batch_id)["credits_used"] == "0.27"
     assert_money_invariants(private, caller.account_id, Decimal(10))
 
@@ -150,13 +151,11 @@ def test_a_chunk_in_flight_when_its_batch_is_deleted_stores_and_charges_nothing(
     assert processing.commit_chunk(private, claim, read) == "fenced"
     assert processing.process_chunk(private, batch_id, 2, 60, DATA_DIR) == "skipped"
     with read_connection(private) as conn:
-        charged = conn.execute(
-            select(func.count()).where(LedgerEntry.batch_id == batch_id)
-        ).scalar_one()
+        charged = ledger_rows(conn, batch_id)
         left = conn.execute(
             select(func.count()).where(BatchResult.batch_id == batch_id)
         ).scalar_one()
-    assert (charged, left) == (10, 0)  # chunk 0's ten charges, no results kept
+    assert (charged, left) == (10, 0)  # chunk 0's charge of ten rows, no results kept
     assert_money_invariants(private, caller.account_id, Decimal(10), deleted=frozenset({batch_id}))
 
 
@@ -336,7 +335,7 @@ def test_one_renewal_thread_keeps_every_chunk_in_flight(private: Any) -> None:
 
 
 def test_charges_are_stamped_with_the_commit_time_in_utc(private: Any) -> None:
-    """Ledger rows are written below SQLAlchemy; their time must still read back as UTC."""
+    """A chunk's charge is stamped with its commit time, and reads back as UTC."""
     _, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
     before = utcnow().replace(microsecond=0)
     assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
@@ -347,5 +346,5 @@ def test_charges_are_stamped_with_the_commit_time_in_utc(private: Any) -> None:
             .scalars()
             .all()
         )
-    assert len(stamps) == 10
+    assert len(stamps) == 1  # one charge for the chunk's ten rows
     assert all(before <= s <= after and s.utcoffset() == timedelta(0) for s in stamps)

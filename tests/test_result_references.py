@@ -37,7 +37,6 @@ from creator_enrich.db.schema import (
     BatchResult,
     BatchRow,
     Creator,
-    LedgerEntry,
     Profile,
     ProfileHistory,
 )
@@ -45,7 +44,7 @@ from creator_enrich.db.types import utcnow
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import EnrichContext, enrich
 from tests.databases import DATA_DIR, fresh_database_url
-from tests.helpers import csv_of, handles
+from tests.helpers import csv_of, handles, ledger_rows
 
 _stores = itertools.count()
 FULL_WITH_AUDIENCE = {"include_audience_data": "true", "include_lookalikes": "false"}
@@ -252,10 +251,8 @@ def test_an_import_between_a_chunks_read_and_its_commit_leaves_what_the_read_saw
     assert {h: sent[h]["enrichment_data"] for h in known} == whole
     assert normalise_handle("instagram", whole[known[2]]["instagram"]["username"]) == known[2]
     with read_connection(store) as conn:
-        charged = conn.execute(
-            select(LedgerEntry.row_no).where(LedgerEntry.batch_id == batch_id)
-        ).all()
-    assert len(charged) == 10
+        charged = ledger_rows(conn, batch_id)
+    assert charged == 10
 
 
 def test_a_batch_from_before_the_upgrade_keeps_all_history(store: Any, tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 
 from creator_enrich.batches.retention import purge_expired_results
 from creator_enrich.db.engine import read_connection, write_transaction
-from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow, LedgerEntry
+from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
 from creator_enrich.db.types import utcnow
-from tests.helpers import assert_money_invariants, csv_of, handles
+from tests.helpers import assert_money_invariants, csv_of, handles, ledger_rows
 
 URL = "/public/v1/enrichment/batch/"
 
@@ -28,13 +28,14 @@ def stored(engine: Any, batch_id: str) -> dict[str, int]:
                     select(func.count()).select_from(table).where(table.batch_id == batch_id)
                 ).scalar_one()
             )
-            for table in (BatchRow, BatchChunk, BatchResult, LedgerEntry)
+            for table in (BatchRow, BatchChunk, BatchResult)
         } | {
+            "rows charged in the ledger": ledger_rows(conn, batch_id),
             "batches": int(
                 conn.execute(
                     select(func.count()).select_from(Batch).where(Batch.id == batch_id)
                 ).scalar_one()
-            )
+            ),
         }
 
 
@@ -81,7 +82,7 @@ def test_results_are_deleted_after_the_retention_period(
         "batch_rows": 0,
         "batch_chunks": 0,
         "batch_results": 0,
-        "credit_ledger": 6,  # money history stays
+        "rows charged in the ledger": 6,  # money history stays
         "batches": 1,
     }
     after = account.status(old)
@@ -125,7 +126,7 @@ def test_delete_removes_the_batch_and_keeps_the_ledger(make_account: Any, engine
         "batch_rows": 0,
         "batch_chunks": 0,
         "batch_results": 0,
-        "credit_ledger": 6,
+        "rows charged in the ledger": 6,
         "batches": 0,
     }
     for method, suffix in (("GET", "status/"), ("GET", ""), ("DELETE", "")):
@@ -155,7 +156,7 @@ def test_delete_of_a_queued_batch_leaves_its_queued_chunks_nothing_to_do(
         "batch_rows": 0,
         "batch_chunks": 0,
         "batch_results": 0,
-        "credit_ledger": 0,
+        "rows charged in the ledger": 0,
         "batches": 0,
     }
     assert account.credits() == {"credits_available": 100, "credits_used": 0}

@@ -2,8 +2,9 @@
 
 Exactly-once charging does not depend on the queue: a chunk may be delivered twice, late, or
 after its lease expired. The claim is a conditional UPDATE; the commit re-checks the lease token
-(fencing); results are inserted with a conflict guard and only newly stored rows are charged,
-with one ledger row per charged row under a unique key.
+(fencing); only rows without a result are stored, and only they are charged: one ledger entry
+per commit, for the rows it stored (a result row stored twice breaks its primary key and rolls
+the commit back, charge included).
 
 A found raw or full result refers to its profile instead of copying the block, with the
 platform's profile revision its read saw (one snapshot with the lookups): an import committed
@@ -27,7 +28,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, update
 from creator_enrich.batches import failpoints, states
 from creator_enrich.batches.leases import LeaseKeeper
 from creator_enrich.creators import revisions
-from creator_enrich.credits.ledger import charge_rows, locked_balance
+from creator_enrich.credits.ledger import charge, locked_balance
 from creator_enrich.db.dialect import insert_ignoring_conflicts, insert_many
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Batch, BatchChunk, BatchResult, BatchRow
@@ -297,11 +298,14 @@ def _store_and_charge(conn: Connection, claim: Claim, read: ChunkRead) -> str:
             for row, o in new
         ],
     )
-    total = charge_rows(
+    charged = [row.row_no for row, o in new if o.status == SUCCESS]
+    total = charge(
         conn,
         claim.account_id,
-        claim.batch_id,
-        [(row.row_no, claim.rate) for row, o in new if o.status == SUCCESS],
+        claim.rate,
+        len(charged),
+        batch_id=claim.batch_id,
+        first_row=charged[0] if charged else None,
         note=f"chunk {claim.chunk_no}",
     )
     weights: Counter[str] = Counter()

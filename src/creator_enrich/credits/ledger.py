@@ -6,19 +6,15 @@ Invariant: for every account, ``balance == SUM(credit_ledger.amount)`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from creator_enrich.db.dialect import insert_many, stored_value
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.db.schema import Account, LedgerEntry
-from creator_enrich.db.types import to_micros, utcnow
+from creator_enrich.db.types import utcnow
 from creator_enrich.errors import NotFound, ValidationFailed
-
-LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +53,25 @@ def locked_balance(conn: Connection, account_id: int) -> Decimal:
     return Decimal(conn.execute(stmt).scalar_one())
 
 
-def charge_rows(
+def charge(
     conn: Connection,
     account_id: int,
-    batch_id: str | None,
-    charges: Sequence[tuple[int | None, Decimal]],
+    rate: Decimal,
+    records: int,
+    *,
+    batch_id: str | None = None,
+    first_row: int | None = None,
     note: str | None = None,
 ) -> Decimal:
-    """Debit the account for already-stored rows and append one ledger entry per row.
+    """Debit the account for ``records`` already-stored records at ``rate`` each, with one
+    ledger entry for all of them (a batch chunk's commit, or a single call). Returns the total.
 
-    The caller decided the rows are affordable (``locked_balance``); the conditional UPDATE and
-    the CHECK constraint still refuse an overdraft, and the unique (batch_id, row_no) key refuses
-    a second charge for the same row: either way the whole transaction fails.
+    The caller decided they are affordable (``locked_balance``); the conditional UPDATE and the
+    CHECK constraint still refuse an overdraft, and the unique (batch_id, row_no) key, row_no
+    being the first row charged, refuses a second charge of the same rows: either way the whole
+    transaction fails.
     """
-    total = sum((amount for _, amount in charges), Decimal(0))
+    total = rate * records
     if total <= 0:
         return Decimal(0)
     done = conn.execute(
@@ -80,16 +81,17 @@ def charge_rows(
     ).rowcount
     if done != 1:
         raise RuntimeError(f"account {account_id} cannot cover {total}; charge refused")
-    created_at = stored_value(conn.dialect, LEDGER.c.created_at, utcnow())
-    insert_many(
-        conn,
-        LEDGER,
-        ("account_id", "amount", "kind", "batch_id", "row_no", "note", "created_at"),
-        [
-            (account_id, -to_micros(amount), "charge", batch_id, row_no, note, created_at)
-            for row_no, amount in charges
-            if amount > 0
-        ],
+    conn.execute(
+        insert(LedgerEntry).values(
+            account_id=account_id,
+            amount=-total,
+            kind="charge",
+            batch_id=batch_id,
+            row_no=first_row,
+            row_count=records,
+            note=note,
+            created_at=utcnow(),
+        )
     )
     return total
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Dialect, Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -31,8 +31,8 @@ def insert_many(
     """Insert thousands of rows through the driver's executemany.
 
     At a chunk's size SQLAlchemy's per-row parameter processing costs more than the insert
-    itself (bench/RESULTS.md), so values arrive already in their stored form: credits as
-    integer millionths (``to_micros``), other typed constants through ``stored_value``.
+    itself (bench/RESULTS.md), so values arrive already in their stored form (credits as
+    integer millionths: ``to_micros``).
     """
     if rows:
         conn.exec_driver_sql(_insert_sql(table, tuple(columns), conn.dialect.paramstyle), rows)
@@ -45,9 +45,3 @@ def _insert_sql(table: Table, columns: tuple[str, ...], paramstyle: str) -> str:
     marks = ", ".join([mark] * len(columns))
     # Names come from our own Table objects, never from a request.
     return f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-
-
-def stored_value(dialect: Dialect, column: Column[Any], value: Any) -> Any:
-    """``value`` as the column's type would send it to this driver (e.g. a UTC datetime)."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)  # e.g. SQLite's text
-    return process(value) if process is not None else value

@@ -67,7 +67,13 @@ class ApiKey(Base):
 
 
 class LedgerEntry(Base):
-    """Append-only: one row per grant, and one per charged record (unique per batch row)."""
+    """Append-only: one row per grant, and one per charge.
+
+    A batch chunk's commit is one charge of ``row_count`` records at the batch's rate; ``row_no``
+    is the first row it charged, unique per batch: the rows each commit charges are disjoint, so
+    a second charge of the same rows breaks the key. Each row's own charge is its result's
+    ``credits``. (Before migration 0008 every charged row had an entry of its own.)
+    """
 
     __tablename__ = "credit_ledger"
     __table_args__ = (UniqueConstraint("batch_id", "row_no", name="uq_credit_ledger_batch_row"),)
@@ -78,6 +84,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     batch_id: Mapped[str | None] = mapped_column(String(36))
     row_no: Mapped[int | None] = mapped_column(Integer)
+    row_count: Mapped[int | None] = mapped_column(Integer)  # records charged; NULL for grants
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

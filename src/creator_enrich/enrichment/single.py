@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from creator_enrich.accounts.service import Caller
 from creator_enrich.config import Settings
 from creator_enrich.creators.handles import InvalidValue, normalise_email, normalise_handle
-from creator_enrich.credits.ledger import charge_rows, locked_balance
+from creator_enrich.credits.ledger import charge, locked_balance
 from creator_enrich.db.engine import read_connection, write_transaction
 from creator_enrich.enrichment.options import EnrichOptions
 from creator_enrich.enrichment.records import SUCCESS, EnrichContext, enrich
@@ -54,5 +54,5 @@ def enrich_one(
                 f"Insufficient credits: this call costs {rate}, the balance is {available}.",
                 extra={"credits_cost": 0},
             )
-        charge_rows(conn, caller.account_id, None, [(None, rate)], note=f"single {options.mode}")
+        charge(conn, caller.account_id, rate, 1, note=f"single {options.mode}")
     return SingleResult(result=outcome.data, credits_cost=rate)
