@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from creator_enrich.accounts.service import Caller, create_account
 from creator_enrich.batches import leases, processing, states
@@ -23,7 +24,7 @@ from creator_enrich.batches.service import (
 )
 from creator_enrich.config import Settings
 from creator_enrich.creators.generate import generate_store
-from creator_enrich.credits.ledger import grant
+from creator_enrich.credits.ledger import balance, charge, grant
 from creator_enrich.db.engine import create_db_engine, read_connection, write_transaction
 from creator_enrich.db.migrate import upgrade
 from creator_enrich.db.schema import BatchChunk, BatchResult, LedgerEntry
@@ -174,7 +175,30 @@ def test_pause_charges_the_affordable_prefix_then_resume_finishes(private: Any) 
     final = batch_status(private, caller, batch_id)
     assert final["status"] == "finished"
     assert final["credits_used"] == "0.60"
+    with read_connection(private) as conn:
+        entries = conn.execute(
+            select(LedgerEntry.note, LedgerEntry.row_no, LedgerEntry.row_count)
+            .where(LedgerEntry.batch_id == batch_id)
+            .order_by(LedgerEntry.id)
+        ).all()
+    # chunk 0 was charged twice, for disjoint rows: its affordable prefix, then the rest
+    assert [tuple(e) for e in entries] == [
+        ("chunk 0", 1, 5),
+        ("chunk 0", 6, 5),
+        ("chunk 1", 11, 10),
+    ]
     assert_money_invariants(private, caller.account_id, Decimal("5.15"))
+
+
+def test_a_second_charge_from_the_same_row_is_refused_whole(private: Any) -> None:
+    """The ledger's backstop: a charge of a batch's rows from a row already charged breaks the
+    unique key, and the transaction, balance update included, is rolled back."""
+    caller, batch_id = _new_batch(private, Decimal(10), handles(private, "instagram", 10))
+    assert processing.process_chunk(private, batch_id, 0, 60, DATA_DIR) == "done"
+    with pytest.raises(IntegrityError), write_transaction(private) as conn:
+        charge(conn, caller.account_id, Decimal("0.03"), 2, batch_id=batch_id, first_row=1)
+    assert balance(private, caller.account_id).available == Decimal("9.70")  # 10 hits charged once
+    assert_money_invariants(private, caller.account_id, Decimal(10))
 
 
 def test_chunk_that_keeps_failing_ends_failed_and_batch_fails(private: Any) -> None:
