@@ -59,8 +59,8 @@ COMMIT_STEPS = (
 
 
 class Bench:
-    def __init__(self, creators: int) -> None:
-        self.env, _ = e2e.ensure_store(creators, index=False)
+    def __init__(self, creators: int, raw_only: bool) -> None:
+        self.env, _ = e2e.ensure_store(creators, index=False, raw_only=raw_only)
         self.data = Path(self.env["CREATOR_ENRICH_DATA_DIR"])
         self.url = f"sqlite:///{e2e.db_path(self.env)}"
         self.file, _ = e2e.ten_mb_file(self.env, Path(tempfile.mkdtemp(prefix="chunks-")))
@@ -157,12 +157,15 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2", help="process counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--parts", type=int, default=0, help="chunks to time part by part")
+    parser.add_argument(
+        "--raw-only-store", action="store_true", help="the store of raw blocks only (as run L's)"
+    )
     args = parser.parse_args()
     # No worker runs here: the create's send of each chunk fails, by design, and says so.
     logging.getLogger("creator_enrich.batches.tasks").setLevel(logging.CRITICAL)
     print(f"command   python {' '.join(sys.argv)}")
     print(f"machine   {e2e.machine()}; load {e2e.load()}")
-    bench = Bench(args.creators)
+    bench = Bench(args.creators, args.raw_only_store)
     counts = [int(p) for p in args.processes.split(",") if p]
     for round_no in range(args.rounds):
         for processes in counts:

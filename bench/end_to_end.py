@@ -593,6 +593,9 @@ def tree_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--creators", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--raw-only-store", action="store_true", help="the store of raw blocks only (raw mode)"
+    )
     return parser
 
 

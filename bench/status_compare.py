@@ -80,7 +80,7 @@ def batch_run(
 def one(
     name: str, pythonpath: str, args: argparse.Namespace, big: Path, small: Path
 ) -> dict[str, Any]:
-    env = {**e2e.store_env(args.creators), "PYTHONPATH": pythonpath}
+    env = {**e2e.store_env(args.creators, args.raw_only_store), "PYTHONPATH": pythonpath}
     log = Path(tempfile.gettempdir()) / f"status-compare-{name}.log"
     server = e2e.Server(env, log)
     result: dict[str, Any] = {"tree": name, "load_avg": e2e.load()}
@@ -126,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",") if r]
     trees = e2e.trees(args)
-    env, _ = e2e.ensure_store(args.creators, index=False)
+    env, _ = e2e.ensure_store(args.creators, index=False, raw_only=args.raw_only_store)
     work = Path(tempfile.mkdtemp(prefix="status-compare-"))
     big, known = e2e.ten_mb_file(env, work)
     small = work / "small.csv"

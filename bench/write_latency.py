@@ -17,6 +17,7 @@ Prints p50, p99 and the worst latency of the calls; compare trees within one run
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import tempfile
@@ -61,8 +62,10 @@ def text(figures: dict[str, float]) -> str:
     return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, worst {worst:.1f} ms"
 
 
-def one(name: str, pythonpath: str, creators: int, big: Path, handles: list[str]) -> dict[str, Any]:
-    env = {**e2e.store_env(creators), "PYTHONPATH": pythonpath}
+def one(
+    name: str, pythonpath: str, args: argparse.Namespace, big: Path, handles: list[str]
+) -> dict[str, Any]:
+    env = {**e2e.store_env(args.creators, args.raw_only_store), "PYTHONPATH": pythonpath}
     server = e2e.Server(env, Path(tempfile.gettempdir()) / f"write-latency-{name}.log")
     result: dict[str, Any] = {"tree": name, "load_avg": e2e.load()}
     try:
@@ -94,7 +97,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=60)
     args = parser.parse_args()
     trees = e2e.trees(args)
-    env, _ = e2e.ensure_store(args.creators, index=False)
+    env, _ = e2e.ensure_store(args.creators, index=False, raw_only=args.raw_only_store)
     big, known = e2e.ten_mb_file(env, Path(tempfile.mkdtemp(prefix="write-latency-")))
     handles = known[: args.calls]
     print(f"{e2e.machine()}; load {e2e.load()}", flush=True)
@@ -102,7 +105,7 @@ def main() -> None:
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}", flush=True)
         for name, pythonpath in trees:
-            results.append(one(name, pythonpath, args.creators, big, handles))
+            results.append(one(name, pythonpath, args, big, handles))
     print("\nmedians over rounds")
     for name, _ in trees:
         mine = [r for r in results if r["tree"] == name]
