@@ -58,32 +58,13 @@ def test_0008_counts_the_old_entries_and_its_downgrade_keeps_the_count_in_the_no
                     " VALUES (1, 'a', 9940000, 60000, '2026-11-29 00:00:00')"
                 )
             )
-            conn.execute(
-                text(ledger),
-                [
-                    {
-                        "amount": 10_000_000,
-                        "kind": "grant",
-                        "batch": None,
-                        "row": None,
-                        "note": None,
-                    },
-                    {
-                        "amount": -30_000,
-                        "kind": "charge",
-                        "batch": "b1",
-                        "row": 1,
-                        "note": "chunk 0",
-                    },
-                    {
-                        "amount": -30_000,
-                        "kind": "charge",
-                        "batch": "b1",
-                        "row": 2,
-                        "note": "chunk 0",
-                    },
-                ],
-            )
+            entries = [
+                (10_000_000, "grant", None, None, None),
+                (-30_000, "charge", "b1", 1, "chunk 0"),
+                (-30_000, "charge", "b1", 2, "chunk 0"),
+            ]
+            names = ("amount", "kind", "batch", "row", "note")
+            conn.execute(text(ledger), [dict(zip(names, e, strict=True)) for e in entries])
         upgrade(url)
         with engine.begin() as conn:
             counts = conn.execute(
