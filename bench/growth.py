@@ -102,6 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds: at least 2 (the first is the store coming into the cache)")
+    if args.warm and args.cold:
+        parser.error("--warm and --cold: one or the other")
     sizes = [int(s) for s in args.creators.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
     print(f"command   {' '.join([Path(sys.executable).name, *sys.argv])}")
